@@ -1,0 +1,29 @@
+@{
+    # The single source of the module's version and of what it exports.
+    RootModule           = 'AedDeploy.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f0c8c1e-2b7d-4d55-9a51-3a9f1e7d2c40'
+    Author               = 'AedDeploy contributors'
+    CompanyName          = 'AedDeploy'
+    Copyright            = '(c) 2026 AedDeploy contributors. MIT License.'
+    Description          = 'Zero-downtime deploys of Node.js web apps (Next.js under PM2 cluster mode behind nginx) to Linux servers over SSH: each phase a cmdlet that pipes a typed result to the next, health proven for real, automatic rollback.'
+    PowerShellVersion    = '7.6'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('AedDeploy.format.ps1xml')
+    CmdletsToExport      = @(
+        'New-DeploySession'
+        'Remove-DeploySession'
+        'Invoke-DeployCommand'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('deploy', 'deployment', 'zero-downtime', 'ssh', 'pm2', 'nextjs', 'nodejs', 'nginx', 'rollback', 'Linux', 'PSEdition_Core')
+            ProjectUri   = 'https://github.com/aeddeploy/AedDeploy'
+            LicenseUri   = 'https://github.com/aeddeploy/AedDeploy/blob/main/module/LICENSE.txt'
+            ReleaseNotes = 'Sessions and transport: verified SSH sessions reused by every phase, a local transport, Invoke-DeployCommand.'
+        }
+    }
+}

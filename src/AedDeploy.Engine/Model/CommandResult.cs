@@ -1,0 +1,38 @@
+namespace AedDeploy;
+
+/// <summary>The outcome of one command run on a deploy target.</summary>
+public sealed class CommandResult
+{
+    public CommandResult(string hostName, string command, int exitStatus, string output, string error, TimeSpan duration)
+    {
+        HostName = hostName;
+        Command = command;
+        ExitStatus = exitStatus;
+        Output = output;
+        Error = error;
+        Duration = duration;
+    }
+
+    public string HostName { get; }
+
+    public string Command { get; }
+
+    /// <summary>The exit status; 128 + n when the command was ended by signal n (as a shell reports it).</summary>
+    public int ExitStatus { get; }
+
+    public string Output { get; }
+
+    public string Error { get; }
+
+    public TimeSpan Duration { get; }
+
+    public bool Succeeded => ExitStatus == 0;
+
+    /// <summary>The last lines of standard error (or of output when it is empty), for error messages.</summary>
+    public string Tail(int lines = 20)
+    {
+        var text = string.IsNullOrWhiteSpace(Error) ? Output : Error;
+        var all = text.TrimEnd().Split('\n');
+        return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
+    }
+}
