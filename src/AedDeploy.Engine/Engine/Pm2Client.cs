@@ -1,0 +1,74 @@
+namespace AedDeploy.Engine;
+
+/// <summary>Talks to PM2 on the server for one app: lists its instances and reloads it.</summary>
+public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
+{
+    private static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>The app's instances, from <c>pm2 jlist</c> (whose output, holding the app's environment, is never logged).</summary>
+    public async Task<IReadOnlyList<Pm2Process>> ListAsync(CancellationToken cancellationToken)
+    {
+        var result = await runner.RunAsync("\"$1\" jlist", cancellationToken, ListTimeout, [target.Pm2Command], sensitiveOutput: true)
+            .ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            throw new AedDeployException(
+                "Pm2ListFailed", FailureKind.InvalidOperation,
+                $"'{target.Pm2Command} jlist' failed on {runner.Shell.HostName} (exit {result.ExitStatus}). Is PM2 installed and on the PATH of non-interactive SSH sessions? "
+                + "Give its full path with -Pm2Path.",
+                runner.Shell.HostName);
+        }
+
+        return Pm2Process.ParseJlist(result.Output).Where(p => p.Name == target.AppName).OrderBy(p => p.PmId).ToList();
+    }
+
+    /// <summary>The app's instances; fails clearly when PM2 does not know the app.</summary>
+    public async Task<IReadOnlyList<Pm2Process>> ListRequiredAsync(CancellationToken cancellationToken)
+    {
+        var processes = await ListAsync(cancellationToken).ConfigureAwait(false);
+        if (processes.Count == 0)
+        {
+            throw new AedDeployException(
+                "Pm2AppNotFound", FailureKind.NotFound,
+                $"PM2 on {runner.Shell.HostName} runs no app named '{target.AppName}'. Start it once from {target.LivePath} "
+                + $"('pm2 start {target.EcosystemFile}'), or check -AppName.",
+                target.AppName);
+        }
+
+        return processes;
+    }
+
+    /// <summary>
+    /// Runs <c>pm2 reload</c> from the live folder with the ecosystem file, or by name when there is none.
+    /// PM2's exit status is not trusted on its own: the caller checks the instances afterwards.
+    /// </summary>
+    public Task<CommandResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        runner.RunAsync(
+            """
+            cd "$1" || exit 1
+            if [ -f "$3" ]; then exec "$2" reload "$3" --only "$4" --update-env; fi
+            exec "$2" reload "$4" --update-env
+            """,
+            cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName]);
+
+    /// <summary>
+    /// The env keys the ecosystem file in <paramref name="folder"/> gives the app, evaluated with node as PM2 does.
+    /// Null when the file cannot be evaluated (the reload reports that error itself).
+    /// </summary>
+    public async Task<IReadOnlySet<string>?> EcosystemEnvironmentKeysAsync(string folder, CancellationToken cancellationToken)
+    {
+        var result = await runner.RunAsync(
+            """
+            cd "$1" && node -e '
+              const c = require(require("path").resolve(process.argv[1]));
+              const app = (c.apps || [c]).find(a => a.name === process.argv[2]);
+              if (!app) process.exit(3);
+              console.log(Object.keys(Object.assign({}, app.env)).join("\n"));
+            ' "$2" "$3"
+            """,
+            cancellationToken, ListTimeout, [folder, target.EcosystemFile, target.AppName], sensitiveOutput: true).ConfigureAwait(false);
+        return result.Succeeded
+            ? result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
+            : null;
+    }
+}

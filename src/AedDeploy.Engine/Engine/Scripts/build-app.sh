@@ -1,0 +1,11 @@
+# Generates the Prisma client when the app has a schema, then runs the build: build-app.sh <folder> <build command>
+# Exit 14: prisma generate failed; otherwise the build command's status.
+set -uo pipefail
+folder=$1 command=$2
+cd "$folder" || exit 1
+if [ -f prisma/schema.prisma ] || [ -d prisma/schema ]; then
+  echo "prisma generate"
+  npx --no-install prisma generate || exit 14
+fi
+echo "$command"
+bash -c "$command"
