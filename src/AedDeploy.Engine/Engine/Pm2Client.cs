@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace AedDeploy.Engine;
 
 /// <summary>Talks to PM2 on the server for one app: lists its instances and reloads it.</summary>
@@ -46,29 +48,31 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
         runner.RunAsync(
             """
             cd "$1" || exit 1
+            # One instance at a time: an old worker is only replaced once the one before it is up.
+            export PM2_CONCURRENT_ACTIONS=1
             if [ -f "$3" ]; then exec "$2" reload "$3" --only "$4" --update-env; fi
             exec "$2" reload "$4" --update-env
             """,
             cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName]);
 
     /// <summary>
-    /// The env keys the ecosystem file in <paramref name="folder"/> gives the app, evaluated with node as PM2 does.
-    /// Null when the file cannot be evaluated (the reload reports that error itself).
+    /// What the ecosystem file in <paramref name="folder"/> says about the app, evaluated with node as PM2
+    /// does. Null when the file cannot be loaded (a broken file: the reload reports it).
     /// </summary>
-    public async Task<IReadOnlySet<string>?> EcosystemEnvironmentKeysAsync(string folder, CancellationToken cancellationToken)
+    public async Task<EcosystemInfo?> InspectEcosystemAsync(string folder, CancellationToken cancellationToken)
     {
-        var result = await runner.RunAsync(
-            """
-            cd "$1" && node -e '
-              const c = require(require("path").resolve(process.argv[1]));
-              const app = (c.apps || [c]).find(a => a.name === process.argv[2]);
-              if (!app) process.exit(3);
-              console.log(Object.keys(Object.assign({}, app.env)).join("\n"));
-            ' "$2" "$3"
-            """,
-            cancellationToken, ListTimeout, [folder, target.EcosystemFile, target.AppName], sensitiveOutput: true).ConfigureAwait(false);
-        return result.Succeeded
-            ? result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
-            : null;
+        var result = await runner.RunScriptAsync("inspect-ecosystem.js", [folder, target.EcosystemFile, target.AppName], cancellationToken, ListTimeout)
+            .ConfigureAwait(false);
+        return result.Succeeded ? JsonSerializer.Deserialize<EcosystemInfo>(result.Output, ReleaseStore.JsonOptions) : null;
     }
+
+    /// <summary>
+    /// Whether a worker answered before PM2 killed the old one: true when the app sends 'ready' (wait_ready
+    /// with a preload that sends it once the server answers), so PM2 does not wait the whole listen_timeout.
+    /// </summary>
+    public static bool SignalsReady(EcosystemInfo ecosystem) =>
+        ecosystem.WaitReady && ecosystem.NodeArgs.Any(a => a.Contains("ready", StringComparison.OrdinalIgnoreCase));
 }
+
+/// <summary>What an ecosystem file defines for one app (env key names only, never values).</summary>
+public sealed record EcosystemInfo(bool Found, IReadOnlyList<string> EnvKeys, bool WaitReady, int ListenTimeout, IReadOnlyList<string> NodeArgs, string Cwd);

@@ -97,3 +97,110 @@ public sealed class ArtifactReport : PhaseResult
 
     public IEnumerable<ArtifactCheck> Failures => Checks.Where(c => !c.Passed);
 }
+
+/// <summary>How a PM2 reload went, instance by instance, checked against the process list, not PM2's exit code.</summary>
+public sealed class ReloadResult : PhaseResult
+{
+    public ReloadResult(DeploySession session, AppTarget target) : base(session, target)
+    {
+    }
+
+    /// <summary>The release the workers were expected to run from (Release layout).</summary>
+    public string? ReleasePath { get; init; }
+
+    public IReadOnlyList<Pm2Process> Before { get; init; } = [];
+
+    public IReadOnlyList<Pm2Process> After { get; init; } = [];
+
+    /// <summary>Env keys that an earlier ecosystem file set, the current one no longer does, and PM2 still gives the app.</summary>
+    public IReadOnlyList<string> StaleEnvironmentKeys { get; init; } = [];
+
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
+    public int Instances => After.Count;
+}
+
+/// <summary>Where health probes are sent from.</summary>
+public enum ProbeSource
+{
+    /// <summary>From the server, through the session, with curl (as the hand-written process did): reaches loopback-only apps.</summary>
+    Server,
+
+    /// <summary>From the machine running the module, as a user's browser would.</summary>
+    Client,
+}
+
+/// <summary>How probing one URL went.</summary>
+public sealed class ProbeResult
+{
+    public string Url { get; init; } = string.Empty;
+
+    public bool Passed { get; init; }
+
+    /// <summary>The last HTTP status seen (0 when no answer came).</summary>
+    public int StatusCode { get; init; }
+
+    public int Attempts { get; init; }
+
+    public int ConsecutiveSuccesses { get; init; }
+
+    public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Why the last failed probe failed.</summary>
+    public string? Error { get; init; }
+}
+
+/// <summary>Whether the app is proven healthy: probes answered as expected and PM2 kept every instance up.</summary>
+public sealed class HealthReport : PhaseResult
+{
+    public HealthReport(DeploySession session, AppTarget target) : base(session, target)
+    {
+    }
+
+    public bool Healthy => Problems.Count == 0;
+
+    public IReadOnlyList<ProbeResult> Probes { get; init; } = [];
+
+    public IReadOnlyList<Pm2Process> Instances { get; init; } = [];
+
+    public IReadOnlyList<string> Problems { get; init; } = [];
+}
+
+/// <summary>A backup put back live: the build restored, the workers reloaded onto it, and health proven.</summary>
+public sealed class RestoreResult : PhaseResult
+{
+    public RestoreResult(DeploySession session, AppTarget target) : base(session, target)
+    {
+    }
+
+    public string? ReleaseId { get; init; }
+
+    public string Commit { get; init; } = string.Empty;
+
+    public string BuildId { get; init; } = string.Empty;
+
+    public ReloadResult? Reload { get; init; }
+
+    public HealthReport? Health { get; init; }
+}
+
+/// <summary>How emptying the nginx cache went (Clear-NginxCache).</summary>
+public sealed class CacheClearResult
+{
+    public string HostName { get; init; } = string.Empty;
+
+    public string CachePath { get; init; } = string.Empty;
+
+    public int FilesRemoved { get; init; }
+
+    public bool ConfigurationValid { get; init; }
+
+    public bool Reloaded { get; init; }
+
+    public bool Succeeded => ConfigurationValid && Reloaded;
+
+    /// <summary>What went wrong, when something did.</summary>
+    public string? Problem { get; init; }
+
+    public TimeSpan Duration { get; init; }
+}

@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Polly;
+using Polly.Retry;
+
+namespace AedDeploy.Engine;
+
+/// <summary>What Test-AppHealth checks.</summary>
+public sealed class HealthRequest
+{
+    public IReadOnlyList<Uri> Urls { get; init; } = [];
+
+    public int ExpectedStatus { get; init; } = 200;
+
+    /// <summary>A regular expression the body must match.</summary>
+    public string? ContentPattern { get; init; }
+
+    /// <summary>The build id the answer must come from (in the body or an X-Build-Id header).</summary>
+    public string? ExpectedBuildId { get; init; }
+
+    public ProbeSource Source { get; init; } = ProbeSource.Server;
+
+    /// <summary>Retries after a failed probe, the seed's 5 by default.</summary>
+    public int MaximumRetryCount { get; init; } = 5;
+
+    public TimeSpan RetryInterval { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>How many answers in a row must pass.</summary>
+    public int RequiredSuccesses { get; init; } = 3;
+
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long PM2 must show no restart of any instance; the check ends as soon as this has passed with probes good.</summary>
+    public TimeSpan StabilizationWindow { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Whether PM2 is checked at all (off for an app that PM2 does not run).</summary>
+    public bool CheckPm2 { get; init; } = true;
+}
+
+/// <summary>
+/// Proves the app healthy (Test-AppHealth): HTTP probes with bounded retries until N answers in a row pass,
+/// and PM2 showing every instance online without a restart for a stabilisation window. It ends as soon as
+/// both hold, instead of the hand-written process's blind sleep.
+/// </summary>
+public sealed class HealthService(DeploySession session, AppTarget target, IDeployLog log)
+{
+    private const string Activity = "Test-AppHealth";
+    private static readonly TimeSpan BetweenSuccesses = TimeSpan.FromMilliseconds(250);
+
+    public async Task<HealthReport> CheckAsync(HealthRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Urls.Count == 0 && !request.CheckPm2)
+        {
+            throw new AedDeployException("NothingToCheck", FailureKind.InvalidArgument, "Give at least one -Url, or leave the PM2 checks on.", target.AppName);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        var runner = new RemoteRunner(session.Shell, log);
+        var pm2 = new Pm2Client(runner, target);
+        var problems = new List<string>();
+        IReadOnlyList<Pm2Process> first = [];
+        if (request.CheckPm2)
+        {
+            first = await pm2.ListRequiredAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using var http = request.Source == ProbeSource.Client ? new HttpClient { Timeout = Timeout.InfiniteTimeSpan } : null;
+        var probes = new List<ProbeResult>();
+        foreach (var (url, index) in request.Urls.Select((u, i) => (u, i)))
+        {
+            log.Progress(Activity, $"Probing {url}", 10 + (70 * index / Math.Max(1, request.Urls.Count)));
+            var probe = await ProbeUntilProvenAsync(runner, http, url, request, cancellationToken).ConfigureAwait(false);
+            probes.Add(probe);
+            if (!probe.Passed)
+            {
+                problems.Add($"{url} failed after {probe.Attempts} attempt(s): {probe.Error}");
+            }
+        }
+
+        IReadOnlyList<Pm2Process> last = first;
+        if (request.CheckPm2)
+        {
+            var remaining = request.StabilizationWindow - stopwatch.Elapsed;
+            if (remaining > TimeSpan.Zero)
+            {
+                log.Progress(Activity, $"Watching PM2 for {remaining.TotalSeconds:0.#} s more", 85);
+                await Task.Delay(remaining, cancellationToken).ConfigureAwait(false);
+            }
+
+            last = await pm2.ListRequiredAsync(cancellationToken).ConfigureAwait(false);
+            problems.AddRange(CheckStability(first, last));
+        }
+
+        log.Progress(Activity, problems.Count == 0 ? "Healthy" : "Unhealthy", 100);
+        return new HealthReport(session, target)
+        {
+            Probes = probes,
+            Instances = last,
+            Problems = problems,
+            Duration = stopwatch.Elapsed,
+        };
+    }
+
+    /// <summary>Every instance online, and none restarted between the two looks.</summary>
+    internal static IEnumerable<string> CheckStability(IReadOnlyList<Pm2Process> first, IReadOnlyList<Pm2Process> last)
+    {
+        foreach (var process in last.Where(p => !p.IsOnline))
+        {
+            yield return $"PM2 instance {process.PmId} is {process.Status}";
+        }
+
+        foreach (var process in last)
+        {
+            var earlier = first.FirstOrDefault(p => p.PmId == process.PmId);
+            if (earlier is not null && (earlier.RestartTime != process.RestartTime || earlier.Pid != process.Pid))
+            {
+                yield return $"PM2 instance {process.PmId} restarted while it was watched (restarts {earlier.RestartTime} -> {process.RestartTime})";
+            }
+        }
+
+        if (last.Count < first.Count)
+        {
+            yield return $"{first.Count - last.Count} PM2 instance(s) disappeared while watched";
+        }
+    }
+
+    /// <summary>Probes until <see cref="HealthRequest.RequiredSuccesses"/> answers in a row pass; a failed answer costs one retry.</summary>
+    private async Task<ProbeResult> ProbeUntilProvenAsync(RemoteRunner runner, HttpClient? http, Uri url, HealthRequest request, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var attempts = 0;
+        var consecutive = 0;
+        var pipeline = new ResiliencePipelineBuilder<ProbeAnswer>();
+        if (request.MaximumRetryCount > 0)
+        {
+            pipeline.AddRetry(new RetryStrategyOptions<ProbeAnswer>
+            {
+                ShouldHandle = new PredicateBuilder<ProbeAnswer>().HandleResult(answer => !answer.Passed),
+                MaxRetryAttempts = request.MaximumRetryCount,
+                Delay = request.RetryInterval,
+                BackoffType = DelayBackoffType.Constant,
+                OnRetry = args =>
+                {
+                    log.Verbose($"{url}: {args.Outcome.Result.Error}; retry {args.AttemptNumber + 1} of {request.MaximumRetryCount} in {args.RetryDelay.TotalSeconds:0.#} s.");
+                    return default;
+                },
+            });
+        }
+
+        var outcome = await pipeline.Build().ExecuteAsync(
+            async token =>
+            {
+                consecutive = 0;
+                while (true)
+                {
+                    attempts++;
+                    var answer = await ProbeOnceAsync(runner, http, url, request, token).ConfigureAwait(false);
+                    if (!answer.Passed)
+                    {
+                        return answer;
+                    }
+
+                    if (++consecutive >= request.RequiredSuccesses)
+                    {
+                        return answer;
+                    }
+
+                    await Task.Delay(BetweenSuccesses, token).ConfigureAwait(false);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+
+        return new ProbeResult
+        {
+            Url = url.ToString(),
+            Passed = outcome.Passed,
+            StatusCode = outcome.Status,
+            Attempts = attempts,
+            ConsecutiveSuccesses = consecutive,
+            Elapsed = stopwatch.Elapsed,
+            Error = outcome.Error,
+        };
+    }
+
+    private static async Task<ProbeAnswer> ProbeOnceAsync(RemoteRunner runner, HttpClient? http, Uri url, HealthRequest request, CancellationToken cancellationToken)
+    {
+        var (status, buildIdHeader, body, error) = http is null
+            ? await ProbeFromServerAsync(runner, url, request.ProbeTimeout, cancellationToken).ConfigureAwait(false)
+            : await ProbeFromClientAsync(http, url, request.ProbeTimeout, cancellationToken).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return new ProbeAnswer(false, status, error);
+        }
+
+        if (status != request.ExpectedStatus)
+        {
+            return new ProbeAnswer(false, status, $"HTTP {status}, expected {request.ExpectedStatus}");
+        }
+
+        if (request.ContentPattern is not null && !Regex.IsMatch(body, request.ContentPattern, RegexOptions.None, TimeSpan.FromSeconds(1)))
+        {
+            return new ProbeAnswer(false, status, $"the answer does not match '{request.ContentPattern}'");
+        }
+
+        if (request.ExpectedBuildId is { Length: > 0 } buildId && buildIdHeader != buildId && !body.Contains(buildId, StringComparison.Ordinal))
+        {
+            return new ProbeAnswer(false, status, $"the answer does not come from build {buildId}{(buildIdHeader.Length > 0 ? $" (X-Build-Id: {buildIdHeader})" : string.Empty)}");
+        }
+
+        return new ProbeAnswer(true, status, null);
+    }
+
+    private static async Task<(int Status, string BuildIdHeader, string Body, string? Error)> ProbeFromServerAsync(
+        RemoteRunner runner, Uri url, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // Line 1: status and curl's exit code; line 2: any X-Build-Id header; line 3: curl's error; then the body.
+        var result = await runner.RunAsync(
+            """
+            t=$(mktemp -d) || exit 1
+            code=$(curl -sS -o "$t/body" -D "$t/headers" -w '%{http_code}' --max-time "$2" -H 'Cache-Control: no-cache' -- "$1" 2>"$t/error")
+            printf '%s %s\n' "${code:-000}" "$?"
+            grep -i '^x-build-id:' "$t/headers" 2>/dev/null | head -n 1 | cut -d: -f2- | tr -d ' \r'; echo
+            tr '\n' ' ' < "$t/error"; echo
+            head -c 65536 "$t/body" 2>/dev/null
+            rm -rf -- "$t"
+            """,
+            cancellationToken, timeout + TimeSpan.FromSeconds(15), [url.ToString(), timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)], sensitiveOutput: true)
+            .ConfigureAwait(false);
+        var lines = result.Output.Split('\n', 4);
+        if (!result.Succeeded || lines.Length < 3)
+        {
+            return (0, string.Empty, string.Empty, $"could not probe from the server (exit {result.ExitStatus}): {result.Tail(3)}");
+        }
+
+        var head = lines[0].Split(' ');
+        var status = int.TryParse(head[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var code) ? code : 0;
+        var curlExit = head.Length > 1 ? head[1] : "?";
+        var body = lines.Length > 3 ? lines[3] : string.Empty;
+        var error = curlExit switch
+        {
+            "0" => null,
+            "28" => $"no answer within {timeout.TotalSeconds:0.#} s",
+            "127" => "curl is not installed on the server (install it, or probe with -Source Client)",
+            _ => $"curl failed ({curlExit}): {lines[2].Trim()}",
+        };
+        return (status, lines[1].Trim(), body, error);
+    }
+
+    private static async Task<(int Status, string BuildIdHeader, string Body, string? Error)> ProbeFromClientAsync(
+        HttpClient http, Uri url, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Get, url);
+            message.Headers.CacheControl = new System.Net.Http.Headers.CacheControlHeaderValue { NoCache = true };
+            using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+            var body = await response.Content.ReadAsStringAsync(deadline.Token).ConfigureAwait(false);
+            var buildId = response.Headers.TryGetValues("X-Build-Id", out var values) ? values.First() : string.Empty;
+            return ((int)response.StatusCode, buildId, body.Length > 65536 ? body[..65536] : body, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (0, string.Empty, string.Empty, $"no answer within {timeout.TotalSeconds:0.#} s");
+        }
+        catch (HttpRequestException ex)
+        {
+            return (0, string.Empty, string.Empty, ex.Message);
+        }
+    }
+
+    private readonly record struct ProbeAnswer(bool Passed, int Status, string? Error);
+}

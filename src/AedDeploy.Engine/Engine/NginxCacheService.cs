@@ -1,0 +1,49 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace AedDeploy.Engine;
+
+/// <summary>Empties nginx's proxy cache and reloads nginx when its configuration is valid (Clear-NginxCache).</summary>
+public sealed class NginxCacheService(DeploySession session, IDeployLog log)
+{
+    public const string DefaultTestCommand = "sudo -n nginx -t";
+    public const string DefaultReloadCommand = "sudo -n nginx -s reload";
+    private static readonly TimeSpan ClearTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Clears the cache; a failure is returned in the result (the caller decides whether it is fatal).</summary>
+    public async Task<CacheClearResult> ClearAsync(string cachePath, string testCommand, string reloadCommand, CancellationToken cancellationToken)
+    {
+        var path = Names.ValidateRemotePath(cachePath, "The cache path");
+        if (path.Split('/', StringSplitOptions.RemoveEmptyEntries).Length < 2)
+        {
+            throw new AedDeployException(
+                "CachePathTooBroad", FailureKind.InvalidArgument,
+                $"'{path}' is too near the root to be an nginx cache folder: every file under it would be deleted. Give the proxy_cache_path folder itself.",
+                path);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        var runner = new RemoteRunner(session.Shell, log);
+        var result = await runner.RunScriptAsync("clear-nginx-cache.sh", [path, testCommand, reloadCommand], cancellationToken, ClearTimeout).ConfigureAwait(false);
+        var removedLine = result.Output.Split('\n').FirstOrDefault(l => l.StartsWith("removed ", StringComparison.Ordinal));
+        var removed = removedLine is null ? 0 : int.Parse(removedLine[8..], CultureInfo.InvariantCulture);
+        var problem = result.ExitStatus switch
+        {
+            0 => null,
+            3 => $"the cache folder {path} does not exist on {session.HostName}",
+            4 => $"'{testCommand}' rejected the nginx configuration, so nginx was not reloaded:\n{result.Tail(10)}",
+            5 => $"'{reloadCommand}' failed:\n{result.Tail(5)}",
+            _ => $"clearing the cache failed (exit {result.ExitStatus}):\n{result.Tail(5)}",
+        };
+        return new CacheClearResult
+        {
+            HostName = session.HostName,
+            CachePath = path,
+            FilesRemoved = removed,
+            ConfigurationValid = result.ExitStatus is 0 or 5,
+            Reloaded = result.ExitStatus == 0,
+            Problem = problem,
+            Duration = stopwatch.Elapsed,
+        };
+    }
+}

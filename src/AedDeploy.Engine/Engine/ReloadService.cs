@@ -1,0 +1,170 @@
+using System.Diagnostics;
+
+namespace AedDeploy.Engine;
+
+/// <summary>
+/// Reloads the app's PM2 workers one at a time (Invoke-Pm2Reload) and proves it worked from the process list:
+/// PM2 exits 0 when a new worker crashes, and kills old workers whether or not the new ones are ready.
+/// </summary>
+public sealed class ReloadService(DeploySession session, AppTarget target, IDeployLog log)
+{
+    private const string Activity = "Invoke-Pm2Reload";
+
+    /// <summary>
+    /// Reloads and checks. In the Release layout every new worker must run from the release <c>current</c>
+    /// points at; the folder the old workers ran from holds the previous ecosystem file, whose env keys
+    /// the new file dropped are reported (PM2 keeps them).
+    /// </summary>
+    public async Task<ReloadResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var runner = new RemoteRunner(session.Shell, log);
+        var pm2 = new Pm2Client(runner, target);
+        var warnings = new List<string>();
+
+        log.Progress(Activity, "Reading the PM2 process list", 5);
+        var before = await pm2.ListRequiredAsync(cancellationToken).ConfigureAwait(false);
+        var folders = await runner.RunAsync(
+            """
+            readlink -f -- "$1"; readlink -f "/proc/$2/cwd" 2>/dev/null || true
+            """,
+            cancellationToken, arguments: [target.LivePath, before[0].Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ConfigureAwait(false);
+        var folderLines = folders.Output.Split('\n', StringSplitOptions.TrimEntries);
+        var expectedRelease = target.Layout == DeployLayout.Release ? folderLines[0] : null;
+        var previousFolder = folderLines.Length > 1 && folderLines[1].Length > 0 && folderLines[1] != folderLines[0] ? folderLines[1] : null;
+        var ecosystem = await pm2.InspectEcosystemAsync(target.LivePath, cancellationToken).ConfigureAwait(false);
+        if (ecosystem is not null && !Pm2Client.SignalsReady(ecosystem))
+        {
+            warnings.Add(
+                $"The app does not tell PM2 when it is ready, so each of its {before.Count} instances waits up to listen_timeout ({ecosystem.ListenTimeout} ms) and an old worker "
+                + "may be killed before its replacement answers. Add wait_ready: true and node_args: ['-r', '<AppPath>/.aeddeploy/ready-preload.cjs'] to the ecosystem file (see about_AedDeploy).");
+        }
+
+        var stale = await FindStaleEnvironmentKeysAsync(pm2, ecosystem, before, previousFolder, cancellationToken).ConfigureAwait(false);
+        if (stale.Count > 0)
+        {
+            warnings.Add(
+                $"PM2 keeps env keys removed from the ecosystem file: the app still gets {string.Join(", ", stale)}. To drop them, set them to '' in the file, "
+                + $"or recreate the app ('pm2 delete {target.AppName}' then 'pm2 start {target.EcosystemFile}', which is not zero-downtime).");
+        }
+
+        foreach (var warning in warnings)
+        {
+            log.Warning(warning);
+        }
+
+        log.Progress(Activity, $"Reloading {before.Count} instance(s) of {target.AppName}", 20);
+        var reload = await pm2.ReloadAsync(timeout, cancellationToken).ConfigureAwait(false);
+        var after = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
+        var result = new ReloadResult(session, target)
+        {
+            ReleasePath = expectedRelease,
+            Before = before,
+            After = after,
+            StaleEnvironmentKeys = stale,
+            Warnings = warnings,
+            Duration = stopwatch.Elapsed,
+        };
+
+        var problems = new List<string>();
+        if (!reload.Succeeded || reload.Output.Contains("[PM2][ERROR]", StringComparison.Ordinal) || reload.Error.Contains("[PM2][ERROR]", StringComparison.Ordinal))
+        {
+            problems.Add($"pm2 reload failed (exit {reload.ExitStatus}): {reload.Tail(5)}");
+        }
+
+        problems.AddRange(CheckInstances(before, after));
+        if (expectedRelease is not null && problems.Count == 0)
+        {
+            problems.AddRange(await CheckWorkingFoldersAsync(runner, after, expectedRelease, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new AedDeployException(
+                problems[0].StartsWith("pm2 reload failed", StringComparison.Ordinal) ? "Pm2ReloadFailed" : "Pm2ReloadUnhealthy",
+                FailureKind.InvalidResult,
+                $"Reloading {target.AppName} on {session.HostName} did not work: " + string.Join("; ", problems),
+                result);
+        }
+
+        log.Progress(Activity, "Reloaded", 100);
+        return result;
+    }
+
+    /// <summary>Every instance must be back, online, restarted exactly once, in a new process.</summary>
+    internal static IEnumerable<string> CheckInstances(IReadOnlyList<Pm2Process> before, IReadOnlyList<Pm2Process> after)
+    {
+        if (after.Count != before.Count)
+        {
+            yield return $"{before.Count} instance(s) before the reload, {after.Count} after";
+        }
+
+        foreach (var old in before)
+        {
+            var now = after.FirstOrDefault(p => p.PmId == old.PmId);
+            if (now is null)
+            {
+                yield return $"instance {old.PmId} is gone";
+            }
+            else if (!now.IsOnline)
+            {
+                yield return $"instance {old.PmId} is {now.Status}";
+            }
+            else if (now.RestartTime == old.RestartTime || now.Pid == old.Pid)
+            {
+                yield return $"instance {old.PmId} was not restarted (pid {now.Pid}, restarts {now.RestartTime})";
+            }
+            else if (now.RestartTime > old.RestartTime + 1)
+            {
+                yield return $"instance {old.PmId} restarted {now.RestartTime - old.RestartTime} times (crash loop)";
+            }
+        }
+    }
+
+    private async Task<IEnumerable<string>> CheckWorkingFoldersAsync(RemoteRunner runner, IReadOnlyList<Pm2Process> after, string expectedRelease, CancellationToken cancellationToken)
+    {
+        // pm_cwd must stay the symlink path (PM2 fixes cwd at first start); /proc/<pid>/cwd shows where the worker really runs.
+        var resolved = await runner.RunAsync(
+            """
+            readlink -f -- "$1"; shift
+            for pid in "$@"; do printf '%s %s\n' "$pid" "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)"; done
+            """,
+            cancellationToken, arguments: [expectedRelease, .. after.Select(p => p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))]).ConfigureAwait(false);
+        var lines = resolved.Output.TrimEnd('\n').Split('\n');
+        var expected = lines[0].Trim();
+        var problems = new List<string>();
+        foreach (var process in after.Where(p => p.Cwd.TrimEnd('/') != target.LivePath))
+        {
+            problems.Add($"instance {process.PmId} has PM2 cwd {process.Cwd}, not {target.LivePath}: PM2 keeps it pinned to one release (run Initialize-DeployTarget to move the app to {target.LivePath})");
+        }
+
+        foreach (var line in lines.Skip(1))
+        {
+            var parts = line.Split(' ', 2);
+            if (parts.Length == 2 && parts[1].Trim() != expected)
+            {
+                problems.Add($"worker pid {parts[0]} runs in {parts[1].Trim()}, not {expected}");
+            }
+        }
+
+        return problems;
+    }
+
+    private async Task<IReadOnlyList<string>> FindStaleEnvironmentKeysAsync(
+        Pm2Client pm2, EcosystemInfo? current, IReadOnlyList<Pm2Process> running, string? previousFolder, CancellationToken cancellationToken)
+    {
+        if (current is null || previousFolder is null)
+        {
+            return [];
+        }
+
+        var previous = await pm2.InspectEcosystemAsync(previousFolder, cancellationToken).ConfigureAwait(false);
+        if (previous is null)
+        {
+            return [];
+        }
+
+        var runningKeys = running.SelectMany(p => p.EnvironmentKeys).ToHashSet(StringComparer.Ordinal);
+        return previous.EnvKeys.Except(current.EnvKeys, StringComparer.Ordinal).Where(runningKeys.Contains).Order(StringComparer.Ordinal).ToList();
+    }
+}

@@ -1,0 +1,34 @@
+using System.Management.Automation;
+using AedDeploy.Engine;
+
+namespace AedDeploy.Cmdlets;
+
+/// <summary>Puts a backup from Backup-Build back live, reloads the workers onto it and proves health.</summary>
+[Cmdlet(VerbsData.Restore, "Build", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(RestoreResult))]
+public sealed class RestoreBuildCommand : HealthCheckingCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    public BuildBackup Backup { get; set; } = null!;
+
+    [Parameter]
+    [TimeSpanSeconds]
+    public TimeSpan ReloadTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    protected override void ProcessRecord()
+    {
+        if (Backup.Layout != Layout || Backup.AppPath != AppPath.TrimEnd('/'))
+        {
+            ThrowArgumentError("BackupDoesNotMatchApp", $"The backup is of {Backup.AppPath} ({Backup.Layout}), not of {AppPath} ({Layout}).", Backup);
+        }
+
+        var what = Layout == DeployLayout.Release ? $"Point current back at release {Backup.ReleaseId}, reload" : $"Put {Backup.BackupPath} back as .next, reset to {Backup.Commit}, reload";
+        if (!ShouldProcess($"{AppName} on {Session}", what))
+        {
+            return;
+        }
+
+        var health = HealthRequest;
+        WriteObject(RunPhase((target, log, token) => new RestoreService(Session, target, log).RestoreAsync(Backup, health, ReloadTimeout, token)));
+    }
+}
