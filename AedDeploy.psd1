@@ -1,6 +1,7 @@
 @{
     # The single source of the module's version and of what it exports.
-    RootModule           = 'AedDeploy.dll'
+    # The loader comes first: it resolves the engine and its dependencies into the module's own load context.
+    NestedModules        = @('AedDeploy.Loader.dll', 'AedDeploy.dll')
     ModuleVersion        = '0.1.0'
     GUID                 = '6f0c8c1e-2b7d-4d55-9a51-3a9f1e7d2c40'
     Author               = 'AedDeploy contributors'
@@ -14,6 +15,15 @@
         'New-DeploySession'
         'Remove-DeploySession'
         'Invoke-DeployCommand'
+        'Backup-Build'
+        'Invoke-RemoteBuild'
+        'Test-BuildArtifact'
+        'Switch-Release'
+        'Get-Release'
+        'Invoke-Pm2Reload'
+        'Test-AppHealth'
+        'Restore-Build'
+        'Clear-NginxCache'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

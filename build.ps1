@@ -101,10 +101,11 @@ function Invoke-Build {
         Remove-Item -Recurse -Force -ErrorAction SilentlyContinue $publish, $ModuleOut
         Invoke-Native dotnet @('publish', (Join-Path $Root 'src/AedDeploy/AedDeploy.csproj'), '-c', $Configuration, '--nologo', '-v', 'quiet', '--no-build', '-o', $publish, "-p:AedVersion=$Version")
         $dependencies = New-Item -ItemType Directory -Force (Join-Path $ModuleOut 'dependencies')
-        # Only the cmdlet assembly sits beside the manifest; the engine and every third-party
-        # assembly load from dependencies/ into the module's own load context.
-        Copy-Item (Join-Path $publish 'AedDeploy.dll') $ModuleOut
-        Get-ChildItem $publish -Filter *.dll | Where-Object Name -ne 'AedDeploy.dll' | Copy-Item -Destination $dependencies
+        # Only the loader and the cmdlet assembly sit beside the manifest; the engine and every
+        # third-party assembly load from dependencies/ into the module's own load context.
+        $beside = 'AedDeploy.dll', 'AedDeploy.Loader.dll'
+        Get-ChildItem $publish -Filter *.dll | Where-Object Name -in $beside | Copy-Item -Destination $ModuleOut
+        Get-ChildItem $publish -Filter *.dll | Where-Object Name -notin $beside | Copy-Item -Destination $dependencies
         Copy-Item (Join-Path $Root 'AedDeploy.psd1') $ModuleOut
         Copy-Item -Recurse (Join-Path $Root 'module/*') $ModuleOut
         Remove-Item -Recurse -Force $publish

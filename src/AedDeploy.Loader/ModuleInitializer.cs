@@ -7,7 +7,8 @@ namespace AedDeploy;
 /// <summary>
 /// Loads the engine and its third-party dependencies (SSH.NET, Polly, BouncyCastle, logging abstractions)
 /// from <c>dependencies/</c> into a load context of their own, so that another module's copy of the same
-/// assemblies, loaded before or after this one, never clashes with ours.
+/// assemblies, loaded before or after this one, never clashes with ours. This assembly is imported before
+/// the cmdlets: PowerShell loads the engine while it reads the cmdlet types (their enum parameters).
 /// </summary>
 public sealed class ModuleInitializer : IModuleAssemblyInitializer
 {
