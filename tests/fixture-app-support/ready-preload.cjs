@@ -1,0 +1,41 @@
+// Preloaded into each PM2 cluster worker (`node -r`): sends PM2 `ready` once THIS worker has
+// answered a request with a status below 500, instead of PM2 waiting the full listen_timeout.
+// In cluster mode the port is shared, so a probe may land on another (old) worker: each probe
+// carries this pid and only a response produced by this very process counts.
+const http = require('node:http');
+
+if (process.send) {
+  const token = String(process.pid);
+  const deadline = Date.now() + 60_000;
+  let ready = false;
+  const emit = http.Server.prototype.emit;
+  http.Server.prototype.emit = function (event, req, res) {
+    if (!ready && event === 'request' && req.headers['x-ready-probe'] === token) {
+      res.once('finish', () => {
+        if (!ready && res.statusCode < 500) {
+          ready = true;
+          process.send('ready');
+        }
+      });
+    }
+    return emit.apply(this, arguments);
+  };
+  const probeLater = () => {
+    if (!ready && Date.now() < deadline) setTimeout(probe, 100).unref();
+  };
+  // agent: false opens a new connection each time, so the cluster master spreads probes over workers.
+  // PORT is read late: PM2 copies the app env into process.env only after preloads ran.
+  const probe = () => {
+    if (!process.env.PORT) return probeLater();
+    http
+      .get({ host: '127.0.0.1', port: process.env.PORT, path: '/', agent: false, timeout: 5000, headers: { 'x-ready-probe': token } }, (res) => {
+        res.resume();
+        res.on('end', probeLater);
+      })
+      .on('timeout', function () {
+        this.destroy();
+      })
+      .on('error', probeLater);
+  };
+  probeLater();
+}
