@@ -18,3 +18,15 @@ function New-ModulePowerShell {
     $state.ImportPSModule([string[]]@($moduleManifest))
     [powershell]::Create($state)
 }
+
+function New-RigSession($Rig) {
+    New-DeploySession -HostName $Rig.HostName -Port $Rig.SshPort -UserName $Rig.UserName -KeyFilePath $Rig.KeyPath -KnownHostsPath $Rig.KnownHostsPath
+}
+
+function Get-RigAppHealth($Rig, [switch] $ViaNginx) {
+    # What the live app says about itself: version, buildId, pid, featureFlag.
+    $port = if ($ViaNginx) { $Rig.NginxPort } else { $Rig.AppPort }
+    $response = Invoke-AedRigHttp -Uri "http://127.0.0.1:$port/api/health"
+    if ($response.StatusCode -ne 200) { return [pscustomobject]@{ StatusCode = $response.StatusCode; version = $null } }
+    $response.Body | ConvertFrom-Json | Add-Member -PassThru StatusCode 200
+}

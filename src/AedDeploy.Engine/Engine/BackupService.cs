@@ -18,7 +18,7 @@ public sealed class BackupService(DeploySession session, AppTarget target, IDepl
         var inspector = new ArtifactInspector(session, target, log);
         if (target.Layout == DeployLayout.Release)
         {
-            var store = new ReleaseStore(runner, target);
+            var store = new ReleaseStore(session, target, log);
             var liveId = await store.GetLiveIdAsync(cancellationToken).ConfigureAwait(false)
                 ?? throw new AedDeployException(
                     "NoLiveRelease", FailureKind.NotFound,

@@ -48,7 +48,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
     {
         var stopwatch = Stopwatch.StartNew();
         var runner = new RemoteRunner(session.Shell, log);
-        var store = new ReleaseStore(runner, target);
+        var store = new ReleaseStore(session, target, log);
         var previousId = await store.GetLiveIdAsync(cancellationToken).ConfigureAwait(false);
         var id = Names.ValidateReleaseId(request.ReleaseId ?? ReleaseStore.NewReleaseId(DateTimeOffset.UtcNow));
         var releasePath = target.ReleasePath(id);

@@ -41,19 +41,21 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
     }
 
     /// <summary>
-    /// Runs <c>pm2 reload</c> from the live folder with the ecosystem file, or by name when there is none.
-    /// PM2's exit status is not trusted on its own: the caller checks the instances afterwards.
+    /// Runs <c>pm2 reload</c> (or, with <paramref name="restart"/>, <c>pm2 restart</c>) from the live folder with
+    /// the ecosystem file, or by name when there is none. PM2's exit status is not trusted on its own: the
+    /// caller checks the instances afterwards. A reload only replaces online workers; workers in a crash
+    /// loop ('launching') answer "process already started" and need a restart.
     /// </summary>
-    public Task<CommandResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+    public Task<CommandResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool restart = false) =>
         runner.RunAsync(
             """
             cd "$1" || exit 1
             # One instance at a time: an old worker is only replaced once the one before it is up.
             export PM2_CONCURRENT_ACTIONS=1
-            if [ -f "$3" ]; then exec "$2" reload "$3" --only "$4" --update-env; fi
-            exec "$2" reload "$4" --update-env
+            if [ -f "$3" ]; then exec "$2" "$5" "$3" --only "$4" --update-env; fi
+            exec "$2" "$5" "$4" --update-env
             """,
-            cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName]);
+            cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName, restart ? "restart" : "reload"]);
 
     /// <summary>
     /// What the ecosystem file in <paramref name="folder"/> says about the app, evaluated with node as PM2

@@ -8,8 +8,10 @@ namespace AedDeploy.Engine;
 /// The Release layout's state on the server: which release is live (the <c>current</c> symlink), which is
 /// the rollback target, and a record per release. Every write is atomic (a temporary file, then rename).
 /// </summary>
-public sealed class ReleaseStore(RemoteRunner runner, AppTarget target)
+public sealed class ReleaseStore(DeploySession session, AppTarget target, IDeployLog log)
 {
+    private readonly RemoteRunner runner = new(session.Shell, log);
+
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromMinutes(1);
 
     internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
@@ -39,7 +41,7 @@ public sealed class ReleaseStore(RemoteRunner runner, AppTarget target)
             var record = release.GetProperty("record").ValueKind == JsonValueKind.Object
                 ? release.GetProperty("record").Deserialize<ReleaseRecord>(JsonOptions)
                 : null;
-            return new ReleaseInfo
+            return new ReleaseInfo(session, target)
             {
                 Id = id,
                 Path = $"{target.ReleasesPath}/{id}",

@@ -15,7 +15,11 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
     /// points at; the folder the old workers ran from holds the previous ecosystem file, whose env keys
     /// the new file dropped are reported (PM2 keeps them).
     /// </summary>
-    public async Task<ReloadResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="recovery">
+    /// For a rollback: workers that are not online (a crash loop) are restarted instead of reloaded, since
+    /// there is no healthy worker left to keep, and restart counts are not compared; health is proven after.
+    /// </param>
+    public async Task<ReloadResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool recovery = false)
     {
         var stopwatch = Stopwatch.StartNew();
         var runner = new RemoteRunner(session.Shell, log);
@@ -53,8 +57,14 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             log.Warning(warning);
         }
 
-        log.Progress(Activity, $"Reloading {before.Count} instance(s) of {target.AppName}", 20);
-        var reload = await pm2.ReloadAsync(timeout, cancellationToken).ConfigureAwait(false);
+        var restart = recovery && before.Any(p => !p.IsOnline);
+        log.Progress(Activity, $"{(restart ? "Restarting" : "Reloading")} {before.Count} instance(s) of {target.AppName}", 20);
+        if (restart)
+        {
+            log.Warning($"{target.AppName} has instances that are not online ({string.Join(", ", before.Where(p => !p.IsOnline).Select(p => $"{p.PmId}: {p.Status}"))}): restarting instead of reloading.");
+        }
+
+        var reload = await pm2.ReloadAsync(timeout, cancellationToken, restart).ConfigureAwait(false);
         var after = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
         var result = new ReloadResult(session, target)
         {
@@ -69,10 +79,10 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         var problems = new List<string>();
         if (!reload.Succeeded || reload.Output.Contains("[PM2][ERROR]", StringComparison.Ordinal) || reload.Error.Contains("[PM2][ERROR]", StringComparison.Ordinal))
         {
-            problems.Add($"pm2 reload failed (exit {reload.ExitStatus}): {reload.Tail(5)}");
+            problems.Add($"pm2 {(restart ? "restart" : "reload")} failed (exit {reload.ExitStatus}): {reload.Tail(5)}");
         }
 
-        problems.AddRange(CheckInstances(before, after));
+        problems.AddRange(recovery ? CheckOnline(before, after) : CheckInstances(before, after));
         if (expectedRelease is not null && problems.Count == 0)
         {
             problems.AddRange(await CheckWorkingFoldersAsync(runner, after, expectedRelease, cancellationToken).ConfigureAwait(false));
@@ -81,7 +91,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         if (problems.Count > 0)
         {
             throw new AedDeployException(
-                problems[0].StartsWith("pm2 reload failed", StringComparison.Ordinal) ? "Pm2ReloadFailed" : "Pm2ReloadUnhealthy",
+                problems[0].StartsWith("pm2 ", StringComparison.Ordinal) ? "Pm2ReloadFailed" : "Pm2ReloadUnhealthy",
                 FailureKind.InvalidResult,
                 $"Reloading {target.AppName} on {session.HostName} did not work: " + string.Join("; ", problems),
                 result);
@@ -118,6 +128,20 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             {
                 yield return $"instance {old.PmId} restarted {now.RestartTime - old.RestartTime} times (crash loop)";
             }
+        }
+    }
+
+    /// <summary>After a recovery, every instance must be back and online; its stability is proven by the health check.</summary>
+    internal static IEnumerable<string> CheckOnline(IReadOnlyList<Pm2Process> before, IReadOnlyList<Pm2Process> after)
+    {
+        if (after.Count != before.Count)
+        {
+            yield return $"{before.Count} instance(s) before, {after.Count} after";
+        }
+
+        foreach (var process in after.Where(p => !p.IsOnline))
+        {
+            yield return $"instance {process.PmId} is {process.Status}";
         }
     }
 

@@ -23,7 +23,7 @@ public sealed class RestoreService(DeploySession session, AppTarget target, IDep
             await new ArtifactInspector(session, target, log)
                 .RequireCompleteAsync(target.ReleasePath(releaseId), releaseId, $"The rollback target {releaseId}", cancellationToken).ConfigureAwait(false);
             log.Progress(Activity, $"Pointing current back at {releaseId}", 10);
-            await new ReleaseStore(runner, target).SwitchAsync(releaseId, cancellationToken).ConfigureAwait(false);
+            await new ReleaseStore(session, target, log).SwitchAsync(releaseId, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -53,7 +53,7 @@ public sealed class RestoreService(DeploySession session, AppTarget target, IDep
         }
 
         log.Progress(Activity, "Reloading the workers onto the backup", 50);
-        var reload = await new ReloadService(session, target, log).ReloadAsync(reloadTimeout, cancellationToken).ConfigureAwait(false);
+        var reload = await new ReloadService(session, target, log).ReloadAsync(reloadTimeout, cancellationToken, recovery: true).ConfigureAwait(false);
         log.Progress(Activity, "Proving health", 80);
         var report = await new HealthService(session, target, log).CheckAsync(health, cancellationToken).ConfigureAwait(false);
         var result = new RestoreResult(session, target)

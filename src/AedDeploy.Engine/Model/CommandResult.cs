@@ -28,11 +28,16 @@ public sealed class CommandResult
 
     public bool Succeeded => ExitStatus == 0;
 
-    /// <summary>The last lines of standard error (or of output when it is empty), for error messages.</summary>
-    public string Tail(int lines = 20)
+    /// <summary>
+    /// The last lines of output and of standard error, for error messages: tools such as next build print the
+    /// cause on one stream and the verdict on the other.
+    /// </summary>
+    public string Tail(int lines = 20) =>
+        string.Join('\n', new[] { Output, Error }.Where(text => !string.IsNullOrWhiteSpace(text)).Select(text => LastLines(text, lines)));
+
+    private static string LastLines(string text, int count)
     {
-        var text = string.IsNullOrWhiteSpace(Error) ? Output : Error;
         var all = text.TrimEnd().Split('\n');
-        return string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
+        return string.Join('\n', all.Skip(Math.Max(0, all.Length - count)));
     }
 }

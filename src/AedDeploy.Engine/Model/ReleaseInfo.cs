@@ -13,10 +13,17 @@ public enum ReleaseStatus
     Failed,
 }
 
-/// <summary>One release of a Release-layout app (Get-Release).</summary>
-public sealed class ReleaseInfo
+/// <summary>One release of a Release-layout app (Get-Release, Switch-Release).</summary>
+public sealed class ReleaseInfo : PhaseResult
 {
+    public ReleaseInfo(DeploySession session, AppTarget target) : base(session, target)
+    {
+    }
+
     public string Id { get; init; } = string.Empty;
+
+    /// <summary>The same as <see cref="Id"/>, so that the next phase takes it from the pipeline.</summary>
+    public string ReleaseId => Id;
 
     public string Path { get; init; } = string.Empty;
 

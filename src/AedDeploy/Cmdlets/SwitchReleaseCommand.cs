@@ -27,13 +27,12 @@ public sealed class SwitchReleaseCommand : AppCmdlet
 
         WriteObject(RunPhase(async (target, log, token) =>
         {
-            var runner = new RemoteRunner(Session.Shell, log);
             if (!Force)
             {
                 await new ArtifactInspector(Session, target, log).RequireCompleteAsync(target.ReleasePath(ReleaseId), ReleaseId, $"Release {ReleaseId}", token).ConfigureAwait(false);
             }
 
-            var store = new ReleaseStore(runner, target);
+            var store = new ReleaseStore(Session, target, log);
             await store.SwitchAsync(ReleaseId, token).ConfigureAwait(false);
             var releases = await store.ListAsync(token).ConfigureAwait(false);
             return releases.Single(r => r.Id == ReleaseId);
