@@ -24,6 +24,9 @@
         'Test-AppHealth'
         'Restore-Build'
         'Clear-NginxCache'
+        'Invoke-ZeroDowntimeDeploy'
+        'Get-DeployHistory'
+        'Unlock-Deploy'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -70,7 +70,7 @@ function Invoke-ModuleScript {
     param([string] $Path, [string[]] $ArgumentList = @())
     $env:AEDDEPLOY_MODULE = Join-Path $ModuleOut 'AedDeploy.psd1'
     $process = [Environment]::ProcessPath
-    $prefix = if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { @(Join-Path $PSHOME 'pwsh.dll') } else { @() }
+    [string[]] $prefix = if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
     & $process @prefix -NoProfile -NonInteractive -File $Path @ArgumentList | Out-Host
     if ($LASTEXITCODE -ne 0) { throw "$([IO.Path]::GetFileName($Path)) exited with $LASTEXITCODE" }
 }

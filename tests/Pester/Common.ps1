@@ -30,3 +30,40 @@ function Get-RigAppHealth($Rig, [switch] $ViaNginx) {
     if ($response.StatusCode -ne 200) { return [pscustomobject]@{ StatusCode = $response.StatusCode; version = $null } }
     $response.Body | ConvertFrom-Json | Add-Member -PassThru StatusCode 200
 }
+
+function Invoke-RigDeploy {
+    # Runs Invoke-ZeroDowntimeDeploy against the rig and returns its record whatever the outcome; the error
+    # of a deploy that did not succeed is left in $script:DeployError for the test to assert.
+    param($Rig, $Session, [string] $Layout, [string] $Ref = 'main', [hashtable] $Extra = @{})
+    $script:DeployError = $null
+    $parameters = @{
+        Session            = $Session
+        AppPath            = $Rig.AppRoot
+        AppName            = $Rig.AppName
+        Layout             = $Layout
+        Ref                = $Ref
+        HealthUrl          = "http://127.0.0.1:$($Rig.AppPort)/api/health"
+        CachePath          = $Rig.NginxCachePath
+        NginxTestCommand   = $Rig.NginxTestCommand
+        NginxReloadCommand = $Rig.NginxReloadCommand
+        RetryIntervalSec   = 1
+        Confirm            = $false
+    }
+    foreach ($key in $Extra.Keys) { $parameters[$key] = $Extra[$key] }
+    try {
+        Invoke-ZeroDowntimeDeploy @parameters
+    }
+    catch {
+        $script:DeployError = $_
+        $_.TargetObject
+    }
+}
+
+function Get-RigHistory($Rig) {
+    $path = "$($Rig.AppRoot)/.aeddeploy/history.jsonl"
+    Invoke-AedRigShell -Rig $Rig -Command "cat '$path' 2>/dev/null || true" | Where-Object { $_ } | ForEach-Object { $_ | ConvertFrom-Json }
+}
+
+function Test-RigLocked($Rig) {
+    (Invoke-AedRigShell -Rig $Rig -Command "test -d '$($Rig.AppRoot)/.aeddeploy/lock' && echo locked || echo free") -eq 'locked'
+}

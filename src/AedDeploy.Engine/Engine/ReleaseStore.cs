@@ -91,6 +91,19 @@ public sealed class ReleaseStore(DeploySession session, AppTarget target, IDeplo
             "RollbackTargetWriteFailed", $"Recording release {releaseId} as the rollback target", cancellationToken, StoreTimeout,
             [target.StatePath, Names.ValidateReleaseId(releaseId)]);
 
+    /// <summary>Deletes releases and their records (never called for the live release or the rollback target).</summary>
+    public Task RemoveAsync(IReadOnlyList<string> releaseIds, CancellationToken cancellationToken) =>
+        runner.RunCheckedAsync(
+            """
+            root=$1 state=$2; shift 2
+            for id in "$@"; do
+              [ "$(readlink -f -- "$root/current")" = "$(readlink -f -- "$root/releases/$id")" ] && { echo "release $id is live" >&2; exit 1; }
+              rm -rf -- "${root:?}/releases/${id:?}" "$state/releases/$id.json"
+            done
+            """,
+            "ReleasePruneFailed", $"Removing old releases ({string.Join(", ", releaseIds)})", cancellationToken, StoreTimeout,
+            [target.AppPath, target.StatePath, .. releaseIds.Select(Names.ValidateReleaseId)]);
+
     /// <summary>Points <c>current</c> at a release in one rename, so that no request ever sees it missing.</summary>
     public Task SwitchAsync(string releaseId, CancellationToken cancellationToken) =>
         runner.RunCheckedAsync(

@@ -17,6 +17,7 @@ public sealed class SshRemoteShell : IRemoteShell
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(5);
 
     private readonly SshClient client;
+    private readonly HashSet<string> runningMarkers = [];
     private readonly TaskCompletionSource<Exception> connectionLost = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool disposed;
 
@@ -36,6 +37,18 @@ public sealed class SshRemoteShell : IRemoteShell
     public string? ServerVersion => client.ConnectionInfo?.ServerVersion;
 
     public bool IsConnected => !disposed && !connectionLost.Task.IsCompleted && client.IsConnected;
+
+    /// <summary>The markers of commands that were running when the connection was lost: their processes may live on.</summary>
+    internal IReadOnlyList<string> OrphanedMarkers
+    {
+        get
+        {
+            lock (runningMarkers)
+            {
+                return runningMarkers.ToList();
+            }
+        }
+    }
 
     /// <summary>
     /// Opens and verifies the connection. Refused connections and timeouts are retried (bounded, logged);
@@ -79,6 +92,39 @@ public sealed class SshRemoteShell : IRemoteShell
         // group id is that pid, and the marker in its environment lets a second channel find it.
         var marker = Guid.NewGuid().ToString("N");
         var wrapped = $"exec env AED_COMMAND_ID={marker} bash -c {ShellQuote.Quote(command)}";
+        lock (runningMarkers)
+        {
+            runningMarkers.Add(marker);
+        }
+
+        try
+        {
+            return await RunWrappedAsync(command, wrapped, marker, timeout, onOutput, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A command whose connection was lost may still run on the server: its marker stays, to be ended later.
+            if (!connectionLost.Task.IsCompleted)
+            {
+                lock (runningMarkers)
+                {
+                    runningMarkers.Remove(marker);
+                }
+            }
+        }
+    }
+
+    /// <summary>Ends, on the server, the process groups of commands started over another (lost) connection.</summary>
+    internal async Task KillProcessGroupsAsync(IEnumerable<string> markers)
+    {
+        foreach (var marker in markers)
+        {
+            await KillProcessGroupAsync(marker).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<CommandResult> RunWrappedAsync(string command, string wrapped, string marker, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken)
+    {
         var stopwatch = Stopwatch.StartNew();
         using var sshCommand = client.CreateCommand(wrapped);
         sshCommand.CommandTimeout = System.Threading.Timeout.InfiniteTimeSpan;

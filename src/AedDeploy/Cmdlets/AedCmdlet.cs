@@ -49,12 +49,29 @@ public abstract class AedCmdlet : PSCmdlet, IDisposable
             }
         });
 
+        // After Ctrl+C the streams refuse writes, but the work still finishes its clean-up (rollback,
+        // unlock, history): its messages are drained and dropped until it ends.
         foreach (var write in messages.GetConsumingEnumerable())
         {
-            write(this);
+            if (CancelToken.IsCancellationRequested)
+            {
+                continue;
+            }
+
+            try
+            {
+                write(this);
+            }
+            catch (PipelineStoppedException)
+            {
+                stopping.Cancel();
+            }
         }
 
-        log.CompleteProgress(this);
+        if (!CancelToken.IsCancellationRequested)
+        {
+            log.CompleteProgress(this);
+        }
 
         try
         {

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Net;
 using System.Security;
 using AedDeploy.Transport;
 
@@ -73,37 +72,21 @@ public sealed class NewDeploySessionCommand : AedCmdlet
             return;
         }
 
-        if (HostKeyFingerprint is not null && AcceptNewHostKey)
-        {
-            ThrowArgumentError(
-                "HostKeyFingerprintWithAcceptNewHostKey",
-                "-HostKeyFingerprint pins the key and -AcceptNewHostKey trusts a new one: use one of them.",
-                HostName);
-        }
-
-        if (ConnectTimeout <= TimeSpan.Zero)
-        {
-            ThrowArgumentError("InvalidConnectTimeout", "-ConnectTimeout must be longer than zero.", ConnectTimeout);
-        }
-
-        var userName = UserName ?? Credential?.UserName ?? Environment.UserName;
-        var options = new SshConnectOptions
+        var options = new ConnectionSettings
         {
             HostName = HostName,
             Port = Port,
-            UserName = userName,
-            KeyFilePath = KeyFilePath is null ? null : GetUnresolvedProviderPathFromPSPath(KeyFilePath),
-            KeyPassphrase = KeyPassphrase is null ? null : new NetworkCredential(string.Empty, KeyPassphrase).Password,
-            Password = Credential?.GetNetworkCredential().Password,
-            KnownHostsPath = KnownHostsPath is null
-                ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ssh", "known_hosts")
-                : GetUnresolvedProviderPathFromPSPath(KnownHostsPath),
+            UserName = UserName,
+            KeyFilePath = KeyFilePath,
+            KeyPassphrase = KeyPassphrase,
+            Credential = Credential,
+            KnownHostsPath = KnownHostsPath,
             HostKeyFingerprint = HostKeyFingerprint,
             AcceptNewHostKey = AcceptNewHostKey,
             ConnectTimeout = ConnectTimeout,
             ConnectRetryCount = ConnectRetryCount,
             ConnectRetryInterval = ConnectRetryInterval,
-        };
+        }.ToOptions(this);
 
         var session = RunEngine((log, token) => DeploySession.OpenSshAsync(options, log.Verbose, token), $"{HostName}:{Port}");
         WriteVerbose($"Connected to {session} ({session.ServerVersion}); host key {session.HostKeyAlgorithm} {session.HostKeyFingerprint}.");

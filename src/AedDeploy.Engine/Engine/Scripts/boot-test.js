@@ -1,0 +1,82 @@
+// Boots a release on a spare loopback port, with the app's environment from its ecosystem file, and
+// probes it, before any live worker is touched:
+//   node - <release> <ecosystem file> <app> <probe path> <timeout ms> <expected status>
+// Prints { passed, status, port, ms, detail, output } and exits 0 when the release answered as expected.
+// A release that exits at boot, or keeps answering something else, fails; the process group is ended.
+const { spawn } = require('node:child_process');
+const http = require('node:http');
+const net = require('node:net');
+const path = require('node:path');
+
+const [release, file, name, probePath, timeoutText, expectedText] = process.argv.slice(2);
+const timeout = Number(timeoutText);
+const expected = Number(expectedText);
+const started = Date.now();
+const report = (passed, fields) => {
+  process.stdout.write(JSON.stringify({ passed, ms: Date.now() - started, ...fields }) + '\n');
+  process.exit(passed ? 0 : 1);
+};
+
+let app;
+try {
+  process.chdir(release);
+  const config = require(path.resolve(release, file));
+  app = (Array.isArray(config.apps) ? config.apps : [config.apps || config]).find((a) => a && a.name === name);
+} catch (e) {
+  report(false, { status: 0, detail: `${file} cannot be loaded: ${e.message.split('\n')[0]}`, output: '' });
+}
+if (!app) report(false, { status: 0, detail: `${file} defines no app named ${name}`, output: '' });
+
+// The release runs on a port of its own: any port argument of the app is left out, PORT is set.
+const words = Array.isArray(app.args) ? app.args.map(String) : String(app.args || '').split(/\s+/).filter(Boolean);
+const args = [];
+for (let i = 0; i < words.length; i++) {
+  if (words[i] === '-p' || words[i] === '--port') { i++; continue; }
+  if (/^(-p\d+|--port=)/.test(words[i])) continue;
+  args.push(words[i]);
+}
+
+const server = net.createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  server.close(() => boot(port));
+});
+
+function boot(port) {
+  const env = { ...process.env, ...(app.env || {}), PORT: String(port), NODE_ENV: 'production' };
+  const child = spawn(process.execPath, [path.resolve(release, app.script), ...args], {
+    cwd: release, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+  });
+  let output = '';
+  const keep = (data) => { output = (output + data).slice(-4000); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = null;
+  child.on('exit', (code, signal) => { exited = signal ? `signal ${signal}` : `exit code ${code}`; });
+
+  let wrongAnswers = 0;
+  let lastStatus = 0;
+  const finish = (passed, detail) => {
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    setTimeout(() => {
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      report(passed, { status: lastStatus, port, detail, output: output.split('\n').slice(-15).join('\n') });
+    }, exited ? 0 : 1500);
+  };
+  const again = () => setTimeout(probe, 200);
+  const probe = () => {
+    if (exited) return finish(false, `the release exited at boot (${exited})`);
+    if (Date.now() - started > timeout) {
+      return finish(false, lastStatus ? `it answered HTTP ${lastStatus}, not ${expected}` : `no answer within ${timeout / 1000} s`);
+    }
+    http.get({ host: '127.0.0.1', port, path: probePath, timeout: 5000, agent: false }, (res) => {
+      res.resume();
+      lastStatus = res.statusCode;
+      if (res.statusCode === expected) return finish(true, `HTTP ${res.statusCode} from ${probePath}`);
+      // A server that is up and keeps answering the wrong status will not get better.
+      if (++wrongAnswers >= 5) return finish(false, `it answered HTTP ${res.statusCode} from ${probePath}, not ${expected}`);
+      again();
+    }).on('timeout', function () { this.destroy(); }).on('error', again);
+  };
+  probe();
+}

@@ -1,0 +1,312 @@
+using System.Collections;
+using System.Management.Automation;
+using System.Security;
+using AedDeploy.Engine;
+
+namespace AedDeploy.Cmdlets;
+
+/// <summary>
+/// The whole deploy: lock, backup, build, validate, boot test, switch, reload, health, cache purge, unlock,
+/// with automatic rollback when anything fails after the live state changed, and a history entry on the
+/// server. Writes a DeploymentRecord; a deploy that did not succeed is also a terminating error.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "ZeroDowntimeDeploy", DefaultParameterSetName = SessionSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[OutputType(typeof(DeploymentRecord), typeof(PreflightReport))]
+public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
+{
+    private const string SessionSet = "Session";
+    private const string ConnectSet = "Connect";
+    private const string ConfigurationSet = "Configuration";
+
+    private Hashtable configuration = new();
+
+    [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(ParameterSetName = ConfigurationSet, ValueFromPipelineByPropertyName = true)]
+    public DeploySession? Session { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = ConnectSet)]
+    [Alias("ComputerName")]
+    [ValidateNotNullOrEmpty]
+    public string? HostName { get; set; }
+
+    /// <summary>A deploy description (deploy.psd1) with one entry per environment.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ConfigurationSet)]
+    [ValidateNotNullOrEmpty]
+    public string? ConfigurationPath { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = ConfigurationSet)]
+    [ArgumentCompleter(typeof(EnvironmentCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string? Environment { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [ValidateRange(1, 65535)]
+    public int Port { get; set; } = 22;
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [Alias("User")]
+    [ValidateNotNullOrEmpty]
+    public string? UserName { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [Alias("IdentityFile", "KeyFile")]
+    [ValidateNotNullOrEmpty]
+    public string? KeyFilePath { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    public SecureString? KeyPassphrase { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [ValidateNotNullOrEmpty]
+    public string? KnownHostsPath { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [ValidatePattern(@"^(SHA256:)?[A-Za-z0-9+/]{43}=?$")]
+    public string? HostKeyFingerprint { get; set; }
+
+    [Parameter(ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    public SwitchParameter AcceptNewHostKey { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [ValidateNotNullOrEmpty]
+    public string? AppPath { get; set; }
+
+    [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
+    [ValidateNotNullOrEmpty]
+    public string? AppName { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    public DeployLayout Layout { get; set; } = DeployLayout.Release;
+
+    /// <summary>The branch, tag or commit to deploy.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = SessionSet)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ConnectSet)]
+    [Parameter(Position = 0, ParameterSetName = ConfigurationSet)]
+    [Alias("Branch")]
+    [ValidateNotNullOrEmpty]
+    public string? Ref { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Repository { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string BuildCommand { get; set; } = "npm run build";
+
+    [Parameter]
+    [TimeSpanSeconds]
+    public TimeSpan BuildTimeout { get; set; } = TimeSpan.FromMinutes(20);
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? Pm2Path { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string? EcosystemFile { get; set; }
+
+    /// <summary>The URLs that prove the new version healthy (probed from the server unless -ProbeSource Client).</summary>
+    [Parameter]
+    [Alias("Url")]
+    [ValidateNotNullOrEmpty]
+    public Uri[] HealthUrl { get; set; } = [];
+
+    [Parameter]
+    [ValidateRange(100, 599)]
+    public int ExpectedStatus { get; set; } = 200;
+
+    /// <summary>A regular expression the new version's answers must match.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ContentPattern { get; set; }
+
+    [Parameter]
+    public ProbeSource ProbeSource { get; set; } = ProbeSource.Server;
+
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int MaximumRetryCount { get; set; } = 5;
+
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public double RetryIntervalSec { get; set; } = 3;
+
+    [Parameter]
+    [ValidateRange(0, 3600)]
+    public double StabilizationSec { get; set; } = 3;
+
+    /// <summary>The nginx proxy_cache_path to empty after the switch.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CachePath { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string NginxTestCommand { get; set; } = NginxCacheService.DefaultTestCommand;
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string NginxReloadCommand { get; set; } = NginxCacheService.DefaultReloadCommand;
+
+    /// <summary>A failed cache purge fails and rolls back the deploy instead of warning.</summary>
+    [Parameter]
+    public SwitchParameter StrictCachePurge { get; set; }
+
+    /// <summary>How long to wait for another deploy's lock; by default a locked target fails at once.</summary>
+    [Parameter]
+    [TimeSpanSeconds]
+    public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.Zero;
+
+    [Parameter]
+    [ValidateRange(2, 100)]
+    public int KeepReleases { get; set; } = 5;
+
+    [Parameter]
+    [TimeSpanSeconds]
+    public TimeSpan BootTestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Leaves out the boot test on a spare port (Release layout).</summary>
+    [Parameter]
+    public SwitchParameter SkipBootTest { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        configuration = ConfigurationPath is null ? new Hashtable() : Load(GetUnresolvedProviderPathFromPSPath(ConfigurationPath), Environment!);
+
+        var appPath = Setting(nameof(AppPath), AppPath);
+        var appName = Setting(nameof(AppName), AppName);
+        var gitRef = Setting(nameof(Ref), Ref);
+        if (appPath is null || appName is null || gitRef is null)
+        {
+            ThrowArgumentError("DeploySettingMissing", $"Give -AppPath, -AppName and -Ref, or set them in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
+        }
+
+        AppTarget target;
+        try
+        {
+            target = new AppTarget(appPath!, appName!, Setting(nameof(Layout), Layout), Setting(nameof(Pm2Path), Pm2Path), Setting(nameof(EcosystemFile), EcosystemFile));
+            Names.ValidateGitRef(gitRef);
+        }
+        catch (AedDeployException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+            return;
+        }
+
+        var request = new DeployRequest
+        {
+            Build = new BuildRequest
+            {
+                Ref = gitRef!,
+                Repository = Setting(nameof(Repository), Repository),
+                BuildCommand = Setting(nameof(BuildCommand), BuildCommand),
+                BuildTimeout = BuildTimeout,
+            },
+            Health = new HealthRequest
+            {
+                Urls = Setting(nameof(HealthUrl), HealthUrl),
+                ExpectedStatus = Setting(nameof(ExpectedStatus), ExpectedStatus),
+                ContentPattern = Setting(nameof(ContentPattern), ContentPattern),
+                Source = ProbeSource,
+                MaximumRetryCount = MaximumRetryCount,
+                RetryInterval = TimeSpan.FromSeconds(RetryIntervalSec),
+                StabilizationWindow = TimeSpan.FromSeconds(StabilizationSec),
+            },
+            BootTest = !Setting(nameof(SkipBootTest), SkipBootTest.ToBool()),
+            BootTestTimeout = Setting(nameof(BootTestTimeout), BootTestTimeout),
+            CachePath = Setting(nameof(CachePath), CachePath),
+            NginxTestCommand = Setting(nameof(NginxTestCommand), NginxTestCommand),
+            NginxReloadCommand = Setting(nameof(NginxReloadCommand), NginxReloadCommand),
+            StrictCachePurge = StrictCachePurge,
+            LockWaitTimeout = Setting(nameof(LockWaitTimeout), LockWaitTimeout),
+            KeepReleases = Setting(nameof(KeepReleases), KeepReleases),
+        };
+
+        var ownSession = Session is null;
+        var session = Session ?? OpenSession();
+        try
+        {
+            if (!ShouldProcess($"{target} on {session}", $"Deploy '{gitRef}'"))
+            {
+                // -WhatIf: the read-only preflight, nothing changed.
+                WriteObject(RunEngine((log, token) => new DeployOrchestrator(session, target, log).PreflightAsync(request.MinimumFreeDiskMegabytes, token)));
+                return;
+            }
+
+            var record = RunEngine((log, token) => new DeployOrchestrator(session, target, log).DeployAsync(request, token), target.ToString());
+            WriteObject(record);
+            if (record.Outcome != DeploymentOutcome.Succeeded)
+            {
+                var rolledBack = record.Outcome == DeploymentOutcome.RolledBack;
+                var message = rolledBack
+                    ? $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase} and was rolled back; the previous version is serving. {record.Reason}"
+                    : $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase}. {record.Reason}";
+                ThrowTerminatingError(ToErrorRecord(new AedDeployException(rolledBack ? "DeploymentRolledBack" : "DeploymentFailed", FailureKind.InvalidResult, message, record)));
+            }
+        }
+        finally
+        {
+            if (ownSession)
+            {
+                session.Dispose();
+            }
+        }
+    }
+
+    private Hashtable Load(string path, string environment)
+    {
+        try
+        {
+            return DeployConfiguration.Load(path, environment);
+        }
+        catch (AedDeployException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+            throw;
+        }
+    }
+
+    /// <summary>A value: the parameter when it was given, else the configuration file's, else the parameter's default.</summary>
+    private T Setting<T>(string name, T value) =>
+        MyInvocation.BoundParameters.ContainsKey(name) || !configuration.ContainsKey(name) ? value : LanguagePrimitives.ConvertTo<T>(configuration[name]);
+
+    private DeploySession OpenSession()
+    {
+        var hostName = Setting(nameof(HostName), HostName);
+        if (hostName is null)
+        {
+            ThrowArgumentError("DeploySettingMissing", $"Give -HostName or -Session, or set HostName in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
+        }
+
+        var options = new ConnectionSettings
+        {
+            HostName = hostName!,
+            Port = Setting(nameof(Port), Port),
+            UserName = Setting(nameof(UserName), UserName),
+            KeyFilePath = Setting(nameof(KeyFilePath), KeyFilePath),
+            KeyPassphrase = KeyPassphrase,
+            Credential = Credential,
+            KnownHostsPath = Setting(nameof(KnownHostsPath), KnownHostsPath),
+            HostKeyFingerprint = Setting(nameof(HostKeyFingerprint), HostKeyFingerprint),
+            AcceptNewHostKey = AcceptNewHostKey,
+        }.ToOptions(this);
+        return RunEngine((log, token) => DeploySession.OpenSshAsync(options, log.Verbose, token), $"{hostName}:{options.Port}");
+    }
+}
