@@ -50,13 +50,16 @@ function Invoke-RigDeploy {
         Confirm            = $false
     }
     foreach ($key in $Extra.Keys) { $parameters[$key] = $Extra[$key] }
+    # A failed deploy writes its record, then throws with the record as the error's target.
+    $record = $null
     try {
-        Invoke-ZeroDowntimeDeploy @parameters
+        $record = Invoke-ZeroDowntimeDeploy @parameters
     }
     catch {
         $script:DeployError = $_
-        $_.TargetObject
+        $record = $_.TargetObject
     }
+    $record
 }
 
 function Get-RigHistory($Rig) {

@@ -125,13 +125,15 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         Exception? failure = null;
         try
         {
-            var preflight = await RunPhaseAsync(record, "Preflight", 2, token => PreflightAsync(request.MinimumFreeDiskMegabytes, token),
-                p => string.Join("; ", p.Checks.Where(c => !c.Passed).Select(c => $"{c.Name}: {c.Detail}")), cancellationToken).ConfigureAwait(false);
-            var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
-            if (blocking is not null)
+            await RunPhaseAsync(record, "Preflight", 2, async token =>
             {
-                throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", record);
-            }
+                var preflight = await PreflightAsync(request.MinimumFreeDiskMegabytes, token).ConfigureAwait(false);
+                // A held lock is the Lock phase's to report (it may wait for it).
+                var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
+                return blocking is null
+                    ? preflight
+                    : throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
+            }, p => string.Join("; ", p.Checks.Select(c => $"{c.Name}: {c.Detail}")), cancellationToken).ConfigureAwait(false);
 
             await RunPhaseAsync(record, "Lock", 5, async token =>
             {
