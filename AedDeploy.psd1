@@ -27,6 +27,7 @@
         'Invoke-ZeroDowntimeDeploy'
         'Get-DeployHistory'
         'Unlock-Deploy'
+        'Initialize-DeployTarget'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -36,7 +37,11 @@
             Tags         = @('deploy', 'deployment', 'zero-downtime', 'ssh', 'pm2', 'nextjs', 'nodejs', 'nginx', 'rollback', 'Linux', 'PSEdition_Core')
             ProjectUri   = 'https://github.com/aeddeploy/AedDeploy'
             LicenseUri   = 'https://github.com/aeddeploy/AedDeploy/blob/main/module/LICENSE.txt'
-            ReleaseNotes = 'Sessions and transport: verified SSH sessions reused by every phase, a local transport, Invoke-DeployCommand.'
+            ReleaseNotes = @'
+0.1.0: verified SSH sessions reused by every phase (and a local transport); the phase cmdlets (backup, remote
+build, artifact check, release switch and listing, PM2 reload, health, restore, nginx cache); the composed
+Invoke-ZeroDowntimeDeploy with lock, history, boot test and automatic rollback; Initialize-DeployTarget.
+'@
         }
     }
 }

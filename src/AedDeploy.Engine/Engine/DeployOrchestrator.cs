@@ -11,6 +11,9 @@ public sealed class DeployRequest
     /// <summary>What proves the new version healthy; the rollback proves the old one with the same URLs and status.</summary>
     public required HealthRequest Health { get; init; }
 
+    /// <summary>The answers must come from the new build (its BUILD_ID in the body or an X-Build-Id header).</summary>
+    public bool VerifyBuildId { get; init; }
+
     /// <summary>Boots a new release on a spare port before the live workers are touched (Release layout).</summary>
     public bool BootTest { get; init; } = true;
 
@@ -184,7 +187,8 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
 
             await RunPhaseAsync(record, "Health", 85, async token =>
             {
-                var health = await new HealthService(session, target, log).CheckAsync(request.Health, token).ConfigureAwait(false);
+                var expectation = request.VerifyBuildId ? request.Health.WithBuildId(build.BuildId) : request.Health;
+                var health = await new HealthService(session, target, log).CheckAsync(expectation, token).ConfigureAwait(false);
                 return health.Healthy
                     ? health
                     : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
@@ -251,18 +255,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         if (liveChanged && backup is not null)
         {
             // The rollback proves the old version with the same URLs and status, not the new version's content.
-            var health = new HealthRequest
-            {
-                Urls = request.Health.Urls,
-                ExpectedStatus = request.Health.ExpectedStatus,
-                Source = request.Health.Source,
-                MaximumRetryCount = request.Health.MaximumRetryCount,
-                RetryInterval = request.Health.RetryInterval,
-                RequiredSuccesses = request.Health.RequiredSuccesses,
-                ProbeTimeout = request.Health.ProbeTimeout,
-                StabilizationWindow = request.Health.StabilizationWindow,
-                CheckPm2 = request.Health.CheckPm2,
-            };
+            var health = request.Health.ForRollback();
             try
             {
                 await RunPhaseAsync(record, "Rollback", 95,

@@ -36,6 +36,22 @@ public sealed class HealthRequest
 
     /// <summary>Whether PM2 is checked at all (off for an app that PM2 does not run).</summary>
     public bool CheckPm2 { get; init; } = true;
+
+    /// <summary>The same check, also requiring answers from <paramref name="buildId"/>.</summary>
+    public HealthRequest WithBuildId(string buildId) => new()
+    {
+        Urls = Urls, ExpectedStatus = ExpectedStatus, ContentPattern = ContentPattern, ExpectedBuildId = buildId, Source = Source,
+        MaximumRetryCount = MaximumRetryCount, RetryInterval = RetryInterval, RequiredSuccesses = RequiredSuccesses,
+        ProbeTimeout = ProbeTimeout, StabilizationWindow = StabilizationWindow, CheckPm2 = CheckPm2,
+    };
+
+    /// <summary>The check the old version must pass after a rollback: the same URLs and status, none of the new version's content.</summary>
+    public HealthRequest ForRollback() => new()
+    {
+        Urls = Urls, ExpectedStatus = ExpectedStatus, Source = Source,
+        MaximumRetryCount = MaximumRetryCount, RetryInterval = RetryInterval, RequiredSuccesses = RequiredSuccesses,
+        ProbeTimeout = ProbeTimeout, StabilizationWindow = StabilizationWindow, CheckPm2 = CheckPm2,
+    };
 }
 
 /// <summary>

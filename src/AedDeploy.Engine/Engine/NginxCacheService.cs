@@ -40,7 +40,7 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
             HostName = session.HostName,
             CachePath = path,
             FilesRemoved = removed,
-            ConfigurationValid = result.ExitStatus is 0 or 5,
+            ConfigurationValid = result.ExitStatus switch { 0 or 5 => true, 4 => false, _ => null },
             Reloaded = result.ExitStatus == 0,
             Problem = problem,
             Duration = stopwatch.Elapsed,

@@ -193,11 +193,12 @@ public sealed class CacheClearResult
 
     public int FilesRemoved { get; init; }
 
-    public bool ConfigurationValid { get; init; }
+    /// <summary>Whether nginx -t accepted the configuration; null when it was not tested (no cache folder).</summary>
+    public bool? ConfigurationValid { get; init; }
 
     public bool Reloaded { get; init; }
 
-    public bool Succeeded => ConfigurationValid && Reloaded;
+    public bool Succeeded => ConfigurationValid == true && Reloaded;
 
     /// <summary>What went wrong, when something did.</summary>
     public string? Problem { get; init; }

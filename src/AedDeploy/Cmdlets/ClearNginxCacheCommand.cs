@@ -19,13 +19,17 @@ public sealed class ClearNginxCacheCommand : AedCmdlet
     [ValidateNotNullOrEmpty]
     public string CachePath { get; set; } = string.Empty;
 
+    /// <summary>The command that tests nginx's configuration (nginx -t) on the server.</summary>
     [Parameter]
+    [Alias("TestCommand")]
     [ValidateNotNullOrEmpty]
-    public string TestCommand { get; set; } = NginxCacheService.DefaultTestCommand;
+    public string NginxTestCommand { get; set; } = NginxCacheService.DefaultTestCommand;
 
+    /// <summary>The command that reloads nginx on the server.</summary>
     [Parameter]
+    [Alias("ReloadCommand")]
     [ValidateNotNullOrEmpty]
-    public string ReloadCommand { get; set; } = NginxCacheService.DefaultReloadCommand;
+    public string NginxReloadCommand { get; set; } = NginxCacheService.DefaultReloadCommand;
 
     /// <summary>Makes a failure a terminating error instead of a warning.</summary>
     [Parameter]
@@ -41,7 +45,7 @@ public sealed class ClearNginxCacheCommand : AedCmdlet
         var result = RunEngine((log, token) =>
         {
             Session.EnsureOpen();
-            return new NginxCacheService(Session, log).ClearAsync(CachePath, TestCommand, ReloadCommand, token);
+            return new NginxCacheService(Session, log).ClearAsync(CachePath, NginxTestCommand, NginxReloadCommand, token);
         }, CachePath);
 
         if (result.Problem is not null)

@@ -16,8 +16,9 @@ internal static class DeployConfiguration
     [
         "HostName", "Port", "UserName", "KeyFilePath", "KnownHostsPath", "HostKeyFingerprint",
         "AppPath", "AppName", "Layout", "Ref", "Repository", "BuildCommand", "Pm2Path", "EcosystemFile",
-        "HealthUrl", "ExpectedStatus", "ContentPattern", "CachePath", "NginxTestCommand", "NginxReloadCommand",
-        "KeepReleases", "LockWaitTimeout", "BootTestTimeout", "SkipBootTest",
+        "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "MaximumRetryCount", "RetryIntervalSec",
+        "RequiredSuccesses", "TimeoutSec", "StabilizationSec", "CachePath", "NginxTestCommand", "NginxReloadCommand", "StrictCachePurge",
+        "KeepReleases", "LockWaitTimeout", "BuildTimeout", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
     ];
 
     public static Hashtable Load(string path, string environment)

@@ -27,6 +27,7 @@ public abstract class HealthCheckingCmdlet : AppCmdlet
     public string? ExpectedBuildId { get; set; }
 
     [Parameter]
+    [Alias("ProbeSource")]
     public ProbeSource Source { get; set; } = ProbeSource.Server;
 
     [Parameter]

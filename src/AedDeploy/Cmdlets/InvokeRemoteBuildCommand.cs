@@ -42,6 +42,11 @@ public sealed class InvokeRemoteBuildCommand : AppCmdlet
 
     protected override void ProcessRecord()
     {
+        if (Layout == DeployLayout.InPlace && (Repository is not null || ReleaseId is not null))
+        {
+            ThrowArgumentError("InPlaceTakesNoRelease", "-Repository and -ReleaseId are for the Release layout: an InPlace build fetches the checkout's own origin in place.", AppPath);
+        }
+
         var where = Layout == DeployLayout.Release ? $"a new release under {AppPath}/releases" : $"the checkout {AppPath} (the running app sees .next rebuilt)";
         if (!ShouldProcess($"{AppName} on {Session}", $"Build '{Ref}' in {where}"))
         {

@@ -138,7 +138,24 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     public string? ContentPattern { get; set; }
 
     [Parameter]
+    [Alias("Source")]
     public ProbeSource ProbeSource { get; set; } = ProbeSource.Server;
+
+    /// <summary>The answers must come from the new build: its BUILD_ID in the body or an X-Build-Id header (for apps that expose it).</summary>
+    [Parameter]
+    public SwitchParameter VerifyBuildId { get; set; }
+
+    [Parameter]
+    [ValidateRange(1, 100)]
+    public int RequiredSuccesses { get; set; } = 3;
+
+    [Parameter]
+    [ValidateRange(0.1, 600)]
+    public double TimeoutSec { get; set; } = 5;
+
+    [Parameter]
+    [TimeSpanSeconds]
+    public TimeSpan ReloadTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
     [Parameter]
     [ValidateRange(0, 100)]
@@ -171,7 +188,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
 
     /// <summary>How long to wait for another deploy's lock; by default a locked target fails at once.</summary>
     [Parameter]
-    [TimeSpanSeconds]
+    [TimeSpanSeconds(AllowZero = true)]
     public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.Zero;
 
     [Parameter]
@@ -217,24 +234,28 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 Ref = gitRef!,
                 Repository = Setting(nameof(Repository), Repository),
                 BuildCommand = Setting(nameof(BuildCommand), BuildCommand),
-                BuildTimeout = BuildTimeout,
+                BuildTimeout = Setting(nameof(BuildTimeout), BuildTimeout),
             },
             Health = new HealthRequest
             {
                 Urls = Setting(nameof(HealthUrl), HealthUrl),
                 ExpectedStatus = Setting(nameof(ExpectedStatus), ExpectedStatus),
                 ContentPattern = Setting(nameof(ContentPattern), ContentPattern),
-                Source = ProbeSource,
-                MaximumRetryCount = MaximumRetryCount,
-                RetryInterval = TimeSpan.FromSeconds(RetryIntervalSec),
-                StabilizationWindow = TimeSpan.FromSeconds(StabilizationSec),
+                Source = Setting(nameof(ProbeSource), ProbeSource),
+                MaximumRetryCount = Setting(nameof(MaximumRetryCount), MaximumRetryCount),
+                RetryInterval = TimeSpan.FromSeconds(Setting(nameof(RetryIntervalSec), RetryIntervalSec)),
+                RequiredSuccesses = Setting(nameof(RequiredSuccesses), RequiredSuccesses),
+                ProbeTimeout = TimeSpan.FromSeconds(Setting(nameof(TimeoutSec), TimeoutSec)),
+                StabilizationWindow = TimeSpan.FromSeconds(Setting(nameof(StabilizationSec), StabilizationSec)),
             },
+            VerifyBuildId = Setting(nameof(VerifyBuildId), VerifyBuildId.ToBool()),
+            ReloadTimeout = Setting(nameof(ReloadTimeout), ReloadTimeout),
             BootTest = !Setting(nameof(SkipBootTest), SkipBootTest.ToBool()),
             BootTestTimeout = Setting(nameof(BootTestTimeout), BootTestTimeout),
             CachePath = Setting(nameof(CachePath), CachePath),
             NginxTestCommand = Setting(nameof(NginxTestCommand), NginxTestCommand),
             NginxReloadCommand = Setting(nameof(NginxReloadCommand), NginxReloadCommand),
-            StrictCachePurge = StrictCachePurge,
+            StrictCachePurge = Setting(nameof(StrictCachePurge), StrictCachePurge.ToBool()),
             LockWaitTimeout = Setting(nameof(LockWaitTimeout), LockWaitTimeout),
             KeepReleases = Setting(nameof(KeepReleases), KeepReleases),
         };

@@ -4,7 +4,6 @@ namespace AedDeploy.Cmdlets;
 
 /// <summary>Closes deploy sessions. Closing a session that is already closed or lost is harmless.</summary>
 [Cmdlet(VerbsCommon.Remove, "DeploySession", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(void))]
 public sealed class RemoveDeploySessionCommand : AedCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]

@@ -17,9 +17,10 @@ public sealed class RestoreBuildCommand : HealthCheckingCmdlet
 
     protected override void ProcessRecord()
     {
-        if (Backup.Layout != Layout || Backup.AppPath != AppPath.TrimEnd('/'))
+        if (Backup.Layout != Layout || Backup.AppPath != AppPath.TrimEnd('/') || Backup.AppName != AppName || Backup.HostName != Session.HostName)
         {
-            ThrowArgumentError("BackupDoesNotMatchApp", $"The backup is of {Backup.AppPath} ({Backup.Layout}), not of {AppPath} ({Layout}).", Backup);
+            ThrowArgumentError("BackupDoesNotMatchApp",
+                $"The backup is of {Backup.AppName} at {Backup.AppPath} ({Backup.Layout}) on {Backup.HostName}, not of {AppName} at {AppPath} ({Layout}) on {Session.HostName}.", Backup);
         }
 
         var what = Layout == DeployLayout.Release ? $"Point current back at release {Backup.ReleaseId}, reload" : $"Put {Backup.BackupPath} back as .next, reset to {Backup.Commit}, reload";
