@@ -76,10 +76,9 @@ function Invoke-ModuleScript {
 }
 
 function Get-PesterModulePath {
+    # Restores the test tools (Pester, and packages the tests load) as NuGet packages; fast when present.
+    Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/Tools.csproj'), '--nologo', '-v', 'quiet')
     $path = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages/pester/6.2.0/tools/Pester.psd1'
-    if (-not (Test-Path $path)) {
-        Invoke-Native dotnet @('restore', (Join-Path $Root 'tests/tools/Tools.csproj'), '--nologo', '-v', 'quiet')
-    }
     if (-not (Test-Path $path)) { throw "Pester 6.2.0 was not restored to $path" }
     return $path
 }

@@ -70,3 +70,19 @@ function Get-RigHistory($Rig) {
 function Test-RigLocked($Rig) {
     (Invoke-AedRigShell -Rig $Rig -Command "test -d '$($Rig.AppRoot)/.aeddeploy/lock' && echo locked || echo free") -eq 'locked'
 }
+
+function Invoke-FreshPwsh {
+    # Runs a script in a new PowerShell process (this same PowerShell) and returns its output lines; the
+    # built module's manifest is passed as the script's first argument.
+    param([Parameter(Mandatory)] [string] $Script, [string[]] $ArgumentList = @())
+    $file = Join-Path ([IO.Path]::GetTempPath()) "aeddeploy-test-$([guid]::NewGuid().ToString('N')).ps1"
+    Set-Content -Path $file -Value $Script
+    try {
+        $process = [Environment]::ProcessPath
+        [string[]] $prefix = if ([IO.Path]::GetFileNameWithoutExtension($process) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' } else { @() }
+        & $process @prefix -NoProfile -NonInteractive -File $file $moduleManifest @ArgumentList 2>&1 | ForEach-Object { "$_" }
+    }
+    finally {
+        Remove-Item -Force $file
+    }
+}
