@@ -7,8 +7,8 @@
       Clean     removes out/ and every bin/ and obj/ folder.
       Build     compiles the solution and lays the module out as it ships: out/AedDeploy/<version>/.
       UnitTest  runs the xunit tests.
-      Test      builds, then runs the xunit tests and every Pester suite against the built layout, and
-                ends with one line 'N passed, N failed, N skipped'.
+      Test      builds and packages, then runs the xunit tests and every Pester suite against the built
+                layout (and the package), and ends with one line 'N passed, N failed, N skipped'.
       Package   builds, then publishes the built layout as a .nupkg to out/packages.
       Demo      builds, brings up the loopback rig and shows the fixture app served through nginx.
       Bench     builds, then runs every benchmark under bench/ and writes bench/results/.
@@ -203,7 +203,7 @@ foreach ($name in $Task) {
             Write-Host "$($counts.Passed) passed, $($counts.Failed) failed, $($counts.Skipped) skipped"
             if ($counts.Failed -gt 0) { exit 1 }
         }
-        'Test' { Invoke-Build; Invoke-Test }
+        'Test' { Invoke-Build; Invoke-Package; Invoke-Test }
         'Package' { Invoke-Build; Invoke-Package }
         'Demo' { Invoke-Build; Invoke-Demo }
         'Bench' { Invoke-Build; Invoke-Bench }
