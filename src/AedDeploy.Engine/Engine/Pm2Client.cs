@@ -24,6 +24,13 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
         return Pm2Process.ParseJlist(result.Output).Where(p => p.Name == target.AppName).OrderBy(p => p.PmId).ToList();
     }
 
+    /// <summary>The names of every app PM2 runs for the session's user, for tab completion.</summary>
+    public static async Task<IReadOnlyList<string>> ListAppNamesAsync(RemoteRunner runner, string pm2Command, CancellationToken cancellationToken)
+    {
+        var result = await runner.RunAsync("\"$1\" jlist", cancellationToken, ListTimeout, [pm2Command], sensitiveOutput: true).ConfigureAwait(false);
+        return result.Succeeded ? Pm2Process.ParseJlist(result.Output).Select(p => p.Name).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() : [];
+    }
+
     /// <summary>The app's instances; fails clearly when PM2 does not know the app.</summary>
     public async Task<IReadOnlyList<Pm2Process>> ListRequiredAsync(CancellationToken cancellationToken)
     {

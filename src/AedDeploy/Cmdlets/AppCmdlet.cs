@@ -19,6 +19,7 @@ public abstract class AppCmdlet : AedCmdlet
 
     /// <summary>The app's name in PM2.</summary>
     [Parameter(Mandatory = true, ValueFromPipelineByPropertyName = true)]
+    [ArgumentCompleter(typeof(AppNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string AppName { get; set; } = string.Empty;
 

@@ -88,6 +88,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, ParameterSetName = ConnectSet)]
     [Parameter(ParameterSetName = ConfigurationSet)]
+    [ArgumentCompleter(typeof(AppNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string? AppName { get; set; }
 
