@@ -1,7 +1,8 @@
 #Requires -Version 7.4
 # The module's documentation, read from the built layout: help for every exported cmdlet (synopsis,
 # description, every parameter, examples that use real parameters), a table view for every output type
-# that fits an 80-column terminal, and the about topic. Starts nothing.
+# that fits an 80-column terminal, and the about topic; and the examples under docs/examples. Starts
+# nothing, and sends nothing off this machine.
 
 BeforeDiscovery {
     $manifest = $env:AEDDEPLOY_MODULE
@@ -96,6 +97,23 @@ BeforeAll {
         $sample
     }
     function Get-BaseObject($Value) { if ($Value -is [psobject]) { , $Value.psobject.BaseObject } else { , $Value } }
+
+    # What is wrong with a piece of PowerShell that calls AedDeploy cmdlets: parse errors, and parameters the
+    # called cmdlets do not have. Full names or declared aliases only: a prefix that works today breaks when
+    # a parameter is added.
+    function Get-ScriptProblem([string] $Code, [string] $Name) {
+        $tokens = $errors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseInput($Code, [ref] $tokens, [ref] $errors)
+        foreach ($parseError in $errors) { "${Name}: does not parse: $($parseError.Message)" }
+        foreach ($call in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
+            $called = $moduleCommands[$call.GetCommandName()]
+            if (-not $called) { continue }
+            $known = @($called.Parameters.Values | ForEach-Object { $_.Name; $_.Aliases })
+            foreach ($parameter in $call.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] }) {
+                if ($parameter.ParameterName -notin $known) { "${Name}: $($called.Name) has no parameter -$($parameter.ParameterName)" }
+            }
+        }
+    }
 }
 
 AfterAll {
@@ -137,19 +155,7 @@ Describe 'Help of <Name>' -ForEach $cmdlets -Tag Unit {
 
     It 'Should have examples that parse and use only parameters of the AedDeploy cmdlets they call' {
         $problems = foreach ($example in $help.examples.example) {
-            $title = "$($example.title)".Trim('- ')
-            $tokens = $errors = $null
-            $ast = [System.Management.Automation.Language.Parser]::ParseInput("$($example.code)", [ref] $tokens, [ref] $errors)
-            foreach ($parseError in $errors) { "${title}: does not parse: $($parseError.Message)" }
-            foreach ($call in $ast.FindAll({ $args[0] -is [System.Management.Automation.Language.CommandAst] }, $true)) {
-                $called = $moduleCommands[$call.GetCommandName()]
-                if (-not $called) { continue }
-                # Full names or declared aliases only: a prefix that works today breaks when a parameter is added.
-                $known = @($called.Parameters.Values | ForEach-Object { $_.Name; $_.Aliases })
-                foreach ($parameter in $call.CommandElements | Where-Object { $_ -is [System.Management.Automation.Language.CommandParameterAst] }) {
-                    if ($parameter.ParameterName -notin $known) { "${title}: $($called.Name) has no parameter -$($parameter.ParameterName)" }
-                }
-            }
+            Get-ScriptProblem "$($example.code)" "$($example.title)".Trim('- ')
         }
         $problems | Should -BeNullOrEmpty
     }
@@ -201,5 +207,112 @@ Describe 'about_AedDeploy' -Tag Unit {
 
     It 'Should fit an 80-column terminal' {
         Get-Content $topicPath | Where-Object Length -GT 80 | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'The example deploy.psd1' -Tag Unit {
+    BeforeAll {
+        $repositoryRoot = Join-Path $PSScriptRoot '../..'
+        $examplePath = Join-Path $repositoryRoot 'docs/examples/deploy.psd1'
+        $deploy = $moduleCommands['Invoke-ZeroDowntimeDeploy']
+
+        # The settings a deploy.psd1 may hold, as the cmdlet's source lists them (DeployConfiguration.Keys).
+        $source = Get-Content -Raw (Join-Path $repositoryRoot 'src/AedDeploy/Cmdlets/DeployConfiguration.cs')
+        $keyList = [regex]::Match($source, 'IReadOnlyList<string>\s+Keys\s*=\s*\[(?<keys>[^\]]*)\]').Groups['keys'].Value
+        $settingNames = @([regex]::Matches($keyList, '"(\w+)"') | ForEach-Object { $_.Groups[1].Value })
+
+        # Read as the cmdlet reads it: parsed, and only data taken (nothing in the file runs).
+        $tokens = $parseErrors = $null
+        $ast = [System.Management.Automation.Language.Parser]::ParseFile($examplePath, [ref] $tokens, [ref] $parseErrors)
+        $environments = if (-not $parseErrors) { $ast.Find({ $args[0] -is [System.Management.Automation.Language.HashtableAst] }, $false).SafeGetValue()['Environments'] }
+    }
+
+    It 'Should find the settings in DeployConfiguration.cs, each a parameter of Invoke-ZeroDowntimeDeploy' {
+        $settingNames.Count | Should -BeGreaterThan 20 -Because 'the checks below pass on an empty list'
+        $settingNames | Where-Object { -not $deploy.Parameters.ContainsKey($_) } | Should -BeNullOrEmpty
+    }
+
+    It 'Should parse as a data file with a staging and a production environment' {
+        $parseErrors | Should -BeNullOrEmpty
+        @($environments.Keys | Sort-Object) | Should -Be @('production', 'staging')
+    }
+
+    It 'Should use only settings that Invoke-ZeroDowntimeDeploy accepts' {
+        $unknown = foreach ($name in $environments.Keys) {
+            $environments[$name].Keys | Where-Object { $_ -cnotin $settingNames } | ForEach-Object { "${name}: $_" }
+        }
+        $unknown | Should -BeNullOrEmpty
+    }
+
+    It 'Should show every setting' {
+        $shown = @($environments.Values | ForEach-Object { $_.Keys })
+        $settingNames | Where-Object { $_ -notin $shown } | Should -BeNullOrEmpty -Because 'the example is where a reader finds every setting'
+    }
+
+    It 'Should write times as hh:mm:ss strings' {
+        # The file's values are converted as PowerShell converts them: a bare number there is not seconds.
+        $timeSettings = @($settingNames | Where-Object { $deploy.Parameters[$_].ParameterType -eq [TimeSpan] })
+        $timeSettings | Should -Not -BeNullOrEmpty
+        $problems = foreach ($name in $environments.Keys) {
+            foreach ($setting in $timeSettings | Where-Object { $environments[$name].ContainsKey($_) }) {
+                $value = $environments[$name][$setting]
+                if ($value -isnot [string] -or $value -notmatch '^\d{2}:\d{2}:\d{2}$') { "${name}.${setting} = $value" }
+            }
+        }
+        $problems | Should -BeNullOrEmpty
+    }
+
+    It 'Should have every setting named in the help of Invoke-ZeroDowntimeDeploy' {
+        $description = (Get-Help Invoke-ZeroDowntimeDeploy).description.Text -join ' '
+        $settingNames | Where-Object { $description -cnotmatch "\b$_\b" } | Should -BeNullOrEmpty
+    }
+
+    It 'Should be read by Invoke-ZeroDowntimeDeploy up to connecting to the server' {
+        if (-not (Get-Command ssh-keygen -CommandType Application -ErrorAction SilentlyContinue)) {
+            Set-ItResult -Skipped -Because 'ssh-keygen (openssh-client) makes the key the connection needs'
+            return
+        }
+        # Nothing may leave this machine: a copy of the example sends staging to 127.0.0.1, and -Port names a
+        # loopback port nobody listens on. Every setting is read and converted before the connection is
+        # opened, so a refused connection is proof that the file was taken whole.
+        $copy = Join-Path $TestDrive 'deploy.psd1'
+        $text = (Get-Content -Raw $examplePath) -replace "(HostName\s*=\s*)'staging\.example\.com'", '$1''127.0.0.1'''
+        $text | Should -Match "'127\.0\.0\.1'"
+        Set-Content -Path $copy -Value $text
+        $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+        $listener.Start()
+        $closedPort = $listener.LocalEndpoint.Port
+        $listener.Stop()
+        $key = Join-Path $TestDrive 'deploy_key'
+        ssh-keygen -q -t ed25519 -N '' -C aeddeploy-help-test -f $key | Out-Null
+
+        $failure = {
+            Invoke-ZeroDowntimeDeploy -ConfigurationPath $copy -Environment staging -Port $closedPort -KeyFilePath $key `
+                -KnownHostsPath (Join-Path $TestDrive 'known_hosts') -WhatIf
+        } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -BeLike 'SshConnectionRefused,*'
+        $failure.CategoryInfo.Category | Should -Be 'ConnectionError'
+    }
+}
+
+Describe 'The example script <_>' -ForEach 'rehearse-staging.ps1', 'github-actions-deploy.yml' -Tag Unit {
+    BeforeAll {
+        $path = Join-Path $PSScriptRoot "../../docs/examples/$_"
+        $code = if ($path -like '*.yml') {
+            # The pwsh step: the block under 'run: |', with the ${{ }} expressions GitHub fills in first.
+            $lines = Get-Content $path
+            $start = ($lines | Select-String -Pattern '^(\s*)run: \|\s*$' | Select-Object -First 1)
+            $indent = $start.Matches[0].Groups[1].Value.Length
+            $block = $lines | Select-Object -Skip $start.LineNumber | ForEach-Object -Begin { $inBlock = $true } -Process {
+                if ($inBlock -and ($_ -match '^\s*$' -or ($_ -match '^(\s*)' -and $Matches[1].Length -gt $indent))) { $_ } else { $inBlock = $false }
+            }
+            ($block -join "`n") -replace '\$\{\{[^}]*\}\}', 'github-expression'
+        }
+        else { Get-Content -Raw $path }
+    }
+
+    It 'Should parse and give the AedDeploy cmdlets only parameters they have' {
+        $code | Should -Match 'Invoke-'
+        Get-ScriptProblem $code $_ | Should -BeNullOrEmpty
     }
 }
