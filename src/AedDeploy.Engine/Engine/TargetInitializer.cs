@@ -73,7 +73,13 @@ public sealed class TargetInitializer(DeploySession session, AppTarget target, I
             var processes = await pm2.ListRequiredAsync(cancellationToken).ConfigureAwait(false);
             if (processes.All(p => p.IsOnline))
             {
-                return processes;
+                // PM2 keeps the cwd the ecosystem file gives: only the symlink path follows later switches.
+                var pinned = processes.FirstOrDefault(p => p.Cwd.TrimEnd('/') != target.LivePath);
+                return pinned is null
+                    ? processes
+                    : throw new AedDeployException("Pm2CwdNotCurrent", FailureKind.InvalidResult,
+                        $"PM2 started {target.AppName} with cwd {pinned.Cwd}, not {target.LivePath}: set cwd: '{target.LivePath}' in {target.EcosystemFile}, "
+                        + "or workers will stay on the first release after a switch.", pinned);
             }
 
             if (stopwatch.Elapsed > timeout)

@@ -40,11 +40,6 @@ internal sealed class ConnectionSettings
             Fail(cmdlet, "HostKeyFingerprintWithAcceptNewHostKey", "-HostKeyFingerprint pins the key and -AcceptNewHostKey trusts a new one: use one of them.", HostName);
         }
 
-        if (ConnectTimeout <= TimeSpan.Zero)
-        {
-            Fail(cmdlet, "InvalidConnectTimeout", "-ConnectTimeout must be longer than zero.", ConnectTimeout);
-        }
-
         return new SshConnectOptions
         {
             HostName = HostName,

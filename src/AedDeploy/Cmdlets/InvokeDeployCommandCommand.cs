@@ -32,11 +32,6 @@ public sealed class InvokeDeployCommandCommand : AedCmdlet
 
     protected override void ProcessRecord()
     {
-        if (Timeout <= TimeSpan.Zero)
-        {
-            ThrowArgumentError("InvalidTimeout", "-Timeout must be longer than zero.", Timeout);
-        }
-
         if (!ShouldProcess(Session.ToString(), $"Run '{Command}'"))
         {
             return;

@@ -25,6 +25,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     public DeploySession? Session { get; set; }
 
     [Parameter(Mandatory = true, ParameterSetName = ConnectSet)]
+    [Parameter(ParameterSetName = ConfigurationSet)]
     [Alias("ComputerName")]
     [ValidateNotNullOrEmpty]
     public string? HostName { get; set; }
@@ -216,10 +217,17 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             ThrowArgumentError("DeploySettingMissing", $"Give -AppPath, -AppName and -Ref, or set them in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
         }
 
+        var repository = Setting(nameof(Repository), Repository);
+        var layout = Setting(nameof(Layout), Layout);
+        if (layout == DeployLayout.InPlace && repository is not null)
+        {
+            ThrowArgumentError("InPlaceTakesNoRelease", "-Repository is for the Release layout: an InPlace deploy fetches the checkout's own origin.", repository);
+        }
+
         AppTarget target;
         try
         {
-            target = new AppTarget(appPath!, appName!, Setting(nameof(Layout), Layout), Setting(nameof(Pm2Path), Pm2Path), Setting(nameof(EcosystemFile), EcosystemFile));
+            target = new AppTarget(appPath!, appName!, layout, Setting(nameof(Pm2Path), Pm2Path), Setting(nameof(EcosystemFile), EcosystemFile));
             Names.ValidateGitRef(gitRef);
         }
         catch (AedDeployException ex)
@@ -233,7 +241,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             Build = new BuildRequest
             {
                 Ref = gitRef!,
-                Repository = Setting(nameof(Repository), Repository),
+                Repository = repository,
                 BuildCommand = Setting(nameof(BuildCommand), BuildCommand),
                 BuildTimeout = Setting(nameof(BuildTimeout), BuildTimeout),
             },
@@ -305,9 +313,40 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         }
     }
 
-    /// <summary>A value: the parameter when it was given, else the configuration file's, else the parameter's default.</summary>
-    private T Setting<T>(string name, T value) =>
-        MyInvocation.BoundParameters.ContainsKey(name) || !configuration.ContainsKey(name) ? value : LanguagePrimitives.ConvertTo<T>(configuration[name]);
+    /// <summary>
+    /// A value: the parameter when it was given, else the configuration file's, else the parameter's default.
+    /// A time in the file reads as the parameter would read it: a number is seconds.
+    /// </summary>
+    private T Setting<T>(string name, T value)
+    {
+        if (MyInvocation.BoundParameters.ContainsKey(name) || !configuration.ContainsKey(name))
+        {
+            return value;
+        }
+
+        var raw = configuration[name];
+        if (typeof(T) == typeof(TimeSpan) && raw is not null)
+        {
+            try
+            {
+                raw = new TimeSpanSecondsAttribute { AllowZero = name == nameof(LockWaitTimeout) }.Transform(null!, raw);
+            }
+            catch (ArgumentTransformationMetadataException ex)
+            {
+                ThrowArgumentError("ConfigurationValueInvalid", $"{ConfigurationPath}, '{Environment}': {name}: {ex.Message}", raw);
+            }
+        }
+
+        try
+        {
+            return LanguagePrimitives.ConvertTo<T>(raw);
+        }
+        catch (PSInvalidCastException ex)
+        {
+            ThrowArgumentError("ConfigurationValueInvalid", $"{ConfigurationPath}, '{Environment}': {name} = '{raw}' is not a valid {typeof(T).Name}: {ex.Message}", raw);
+            throw;
+        }
+    }
 
     private DeploySession OpenSession()
     {
