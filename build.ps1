@@ -154,7 +154,9 @@ function Invoke-PesterSuite {
             if (-not (Test-Path $resultPath)) { throw "Pester wrote no results: $($_.Exception.Message)" }
         }
     }
-    Get-Content -Raw $resultPath | ConvertFrom-Json
+    $counts = Get-Content -Raw $resultPath | ConvertFrom-Json
+    if ($null -eq $counts.Passed -or $null -eq $counts.Failed) { throw "Pester wrote no counts to $resultPath" }
+    $counts
 }
 
 function Invoke-Test {

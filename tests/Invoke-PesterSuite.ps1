@@ -14,13 +14,11 @@ $configuration = New-PesterConfiguration
 $configuration.Run.Path = @($s.Paths)
 $configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = 'Detailed'
-$configuration.TestResult.Enabled = $true
-$configuration.TestResult.OutputFormat = 'NUnitXml'
-$configuration.TestResult.OutputPath = [IO.Path]::ChangeExtension($s.Result, '.xml')
 if ($s.Tag) { $configuration.Filter.Tag = @($s.Tag) }
 if ($s.ExcludeTag) { $configuration.Filter.ExcludeTag = @($s.ExcludeTag) }
 
 $run = Invoke-Pester -Configuration $configuration
+if ($null -eq $run) { throw 'Invoke-Pester returned no result.' }
 # A file that failed to load, or a failed BeforeAll/AfterAll, counts as a failure of its own.
 [pscustomobject]@{
     Passed  = $run.PassedCount

@@ -65,6 +65,20 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
             cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName, restart ? "restart" : "reload"]);
 
     /// <summary>
+    /// Deletes the app from PM2 and starts it again from the live folder: the last resort of a rollback when
+    /// workers in a crash loop refuse even a restart (PM2 races its own restarts of them).
+    /// </summary>
+    public Task<CommandResult> RecreateAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        runner.RunAsync(
+            """
+            cd "$1" || exit 1
+            "$2" delete "$4"
+            if [ -f "$3" ]; then exec "$2" start "$3" --only "$4"; fi
+            echo "There is no $3 in $1 to start $4 from." >&2; exit 1
+            """,
+            cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName]);
+
+    /// <summary>
     /// What the ecosystem file in <paramref name="folder"/> says about the app, evaluated with node as PM2
     /// does. Null when the file cannot be loaded (a broken file: the reload reports it).
     /// </summary>

@@ -65,6 +65,12 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         }
 
         var reload = await pm2.ReloadAsync(timeout, cancellationToken, restart).ConfigureAwait(false);
+        if (restart && Failed(reload))
+        {
+            log.Warning($"pm2 restart failed on the crash-looping workers ({reload.Tail(3)}); deleting {target.AppName} from PM2 and starting it again.");
+            reload = await pm2.RecreateAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+
         var after = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
         var result = new ReloadResult(session, target)
         {
@@ -77,7 +83,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         };
 
         var problems = new List<string>();
-        if (!reload.Succeeded || reload.Output.Contains("[PM2][ERROR]", StringComparison.Ordinal) || reload.Error.Contains("[PM2][ERROR]", StringComparison.Ordinal))
+        if (Failed(reload))
         {
             problems.Add($"pm2 {(restart ? "restart" : "reload")} failed (exit {reload.ExitStatus}): {reload.Tail(5)}");
         }
@@ -130,6 +136,10 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             }
         }
     }
+
+    // PM2 can exit 0 and still report an error; it colours its tags, so they are matched without the colour codes.
+    private static bool Failed(CommandResult result) =>
+        !result.Succeeded || CommandResult.StripAnsi(result.Output + result.Error).Contains("[PM2][ERROR]", StringComparison.Ordinal);
 
     /// <summary>After a recovery, every instance must be back and online; its stability is proven by the health check.</summary>
     internal static IEnumerable<string> CheckOnline(IReadOnlyList<Pm2Process> before, IReadOnlyList<Pm2Process> after)

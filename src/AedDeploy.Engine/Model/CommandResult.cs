@@ -1,7 +1,7 @@
 namespace AedDeploy;
 
 /// <summary>The outcome of one command run on a deploy target.</summary>
-public sealed class CommandResult
+public sealed partial class CommandResult
 {
     public CommandResult(string hostName, string command, int exitStatus, string output, string error, TimeSpan duration)
     {
@@ -33,7 +33,13 @@ public sealed class CommandResult
     /// cause on one stream and the verdict on the other.
     /// </summary>
     public string Tail(int lines = 20) =>
-        string.Join('\n', new[] { Output, Error }.Where(text => !string.IsNullOrWhiteSpace(text)).Select(text => LastLines(text, lines)));
+        StripAnsi(string.Join('\n', new[] { Output, Error }.Where(text => !string.IsNullOrWhiteSpace(text)).Select(text => LastLines(text, lines))));
+
+    /// <summary>Removes terminal colour and cursor codes (PM2 and npm print them), so messages and history stay plain text.</summary>
+    public static string StripAnsi(string text) => AnsiPattern().Replace(text, string.Empty);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+    private static partial System.Text.RegularExpressions.Regex AnsiPattern();
 
     private static string LastLines(string text, int count)
     {
