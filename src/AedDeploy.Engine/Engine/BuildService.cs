@@ -31,7 +31,11 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
     private const string Activity = "Invoke-RemoteBuild";
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromMinutes(10);
 
-    public async Task<BuildResult> BuildAsync(BuildRequest request, CancellationToken cancellationToken)
+    /// <param name="liveChanging">
+    /// InPlace: called once the live checkout may have changed (the reset began), so that the caller knows a
+    /// failure from then on needs the backup back. The Release layout never touches the live release.
+    /// </param>
+    public async Task<BuildResult> BuildAsync(BuildRequest request, CancellationToken cancellationToken, Action? liveChanging = null)
     {
         Names.ValidateGitRef(request.Ref);
         if (request.Repository is { } repository && (repository.StartsWith('-') || repository.Contains('\n')))
@@ -41,7 +45,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
         return target.Layout == DeployLayout.Release
             ? await BuildReleaseAsync(request, cancellationToken).ConfigureAwait(false)
-            : await BuildInPlaceAsync(request, cancellationToken).ConfigureAwait(false);
+            : await BuildInPlaceAsync(request, liveChanging ?? (() => { }), cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<BuildResult> BuildReleaseAsync(BuildRequest request, CancellationToken cancellationToken)
@@ -104,12 +108,28 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         }
     }
 
-    private async Task<BuildResult> BuildInPlaceAsync(BuildRequest request, CancellationToken cancellationToken)
+    private async Task<BuildResult> BuildInPlaceAsync(BuildRequest request, Action liveChanging, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         var runner = new RemoteRunner(session.Shell, log);
         log.Progress(Activity, $"Fetching {request.Ref} and resetting {target.AppPath}", 5);
-        var fetch = await runner.RunScriptAsync("fetch-inplace.sh", [target.AppPath, request.Ref], cancellationToken, FetchTimeout).ConfigureAwait(false);
+        CommandResult fetch;
+        try
+        {
+            fetch = await runner.RunScriptAsync("fetch-inplace.sh", [target.AppPath, request.Ref], cancellationToken, FetchTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
+        {
+            liveChanging(); // cut off mid-way: the reset may have begun
+            throw;
+        }
+
+        // Exit 11 (no such ref) and 12 (fetch failed) come before the reset; anything else may come after it.
+        if (fetch.ExitStatus is not (11 or 12))
+        {
+            liveChanging();
+        }
+
         if (!fetch.Succeeded)
         {
             throw FetchFailure(fetch, request.Ref, target.AppPath);

@@ -152,9 +152,9 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             record.FromBuildId = backup.BuildId;
             record.FromRelease = backup.ReleaseId;
 
-            // InPlace: next build rewrites the live .next, so from here a failure needs the backup back.
-            liveChanged = target.Layout == DeployLayout.InPlace;
-            var build = await RunPhaseAsync(record, "Build", 15, token => new BuildService(session, target, log).BuildAsync(request.Build, token),
+            // InPlace: once the checkout is reset, the live app's files are changing (next build rewrites .next),
+            // so from then on a failure needs the backup back; a ref that does not exist changes nothing.
+            var build = await RunPhaseAsync(record, "Build", 15, token => new BuildService(session, target, log).BuildAsync(request.Build, token, () => liveChanged = true),
                 b => $"{b.Commit[..Math.Min(12, b.Commit.Length)]} → {b.BuildId} ({b.InstallMode})", cancellationToken).ConfigureAwait(false);
             record.ToCommit = build.Commit;
             record.ToBuildId = build.BuildId;
@@ -182,7 +182,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 }, _ => $"current → {build.ReleaseId}", cancellationToken).ConfigureAwait(false);
             }
 
-            await RunPhaseAsync(record, "Reload", 75, token => new ReloadService(session, target, log).ReloadAsync(request.ReloadTimeout, token),
+            await RunPhaseAsync(record, "Reload", 75, token => new ReloadService(session, target, log).ReloadAsync(request.ReloadTimeout, token, previousCommit: backup.Commit),
                 r => $"{r.Instances} instance(s) reloaded{(r.Warnings.Count > 0 ? $"; {r.Warnings.Count} warning(s)" : string.Empty)}", cancellationToken).ConfigureAwait(false);
 
             await RunPhaseAsync(record, "Health", 85, async token =>
@@ -259,7 +259,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             try
             {
                 await RunPhaseAsync(record, "Rollback", 95,
-                    token => new RestoreService(session, target, log).RestoreAsync(backup, health, request.ReloadTimeout, token),
+                    token => RollBackAsync(backup, health, request, token),
                     r => $"{r.ReleaseId ?? r.Commit} serving again, healthy", cleanup.Token).ConfigureAwait(false);
                 record.Outcome = DeploymentOutcome.RolledBack;
                 log.Warning($"The deploy failed ({record.Reason}) and was rolled back: {backup.ReleaseId ?? backup.Commit} is serving again.");
@@ -275,6 +275,24 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         {
             await TryAsync("marking the failed release", token => MarkReleaseFailedAsync(record, token), cleanup.Token).ConfigureAwait(false);
         }
+    }
+
+    private async Task<RestoreResult> RollBackAsync(BuildBackup backup, HealthRequest health, DeployRequest request, CancellationToken cancellationToken)
+    {
+        var restored = await new RestoreService(session, target, log).RestoreAsync(backup, health, request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
+        if (request.CachePath is not null)
+        {
+            // nginx may have cached what the failed version served (during the reload and health check, or after
+            // the cache purge): emptied again, so that it serves the old version's pages.
+            var cleared = await new NginxCacheService(session, log).ClearAsync(request.CachePath, request.NginxTestCommand, request.NginxReloadCommand, cancellationToken)
+                .ConfigureAwait(false);
+            if (cleared.Problem is not null)
+            {
+                log.Warning($"After the rollback, emptying the nginx cache failed; it may still serve pages of the failed version: {cleared.Problem}");
+            }
+        }
+
+        return restored;
     }
 
     private async Task CleanUpAsync(DeploymentRecord record, DeployLock deployLock, bool lockHeld)

@@ -53,16 +53,48 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
     /// caller checks the instances afterwards. A reload only replaces online workers; workers in a crash
     /// loop ('launching') answer "process already started" and need a restart.
     /// </summary>
-    public Task<CommandResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool restart = false) =>
-        runner.RunAsync(
+    /// <remarks>
+    /// PM2 refuses a reload for 30 s after another one started (its reload.lock, which a reload cut short
+    /// never clears): a reload waits for the other to end, a <paramref name="force"/>d one (a rollback taking
+    /// over from the reload it interrupted) goes ahead.
+    /// </remarks>
+    public Task<CommandResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool restart = false, bool force = false) =>
+        runner.RunScriptAsync(
+            "pm2-reload.sh",
+            [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName, restart ? "restart" : "reload", force ? "force" : string.Empty],
+            cancellationToken, timeout);
+
+    /// <summary>
+    /// How long ago a reload that has not ended took PM2's reload lock; null when no reload holds it
+    /// (PM2 itself ignores a lock older than 30 s).
+    /// </summary>
+    public async Task<TimeSpan?> GetReloadLockAgeAsync(CancellationToken cancellationToken)
+    {
+        var result = await runner.RunAsync(
             """
-            cd "$1" || exit 1
-            # One instance at a time: an old worker is only replaced once the one before it is up.
-            export PM2_CONCURRENT_ACTIONS=1
-            if [ -f "$3" ]; then exec "$2" "$5" "$3" --only "$4" --update-env; fi
-            exec "$2" "$5" "$4" --update-env
+            t=$(cat -- "${PM2_HOME:-$HOME/.pm2}/reload.lock" 2>/dev/null) && [ -n "$t" ] || exit 0
+            age=$(( $(date +%s%3N) - t ))
+            [ "$age" -lt "${PM2_RELOAD_LOCK_TIMEOUT:-30000}" ] && echo "$age"
+            exit 0
             """,
-            cancellationToken, timeout, [target.LivePath, target.Pm2Command, target.EcosystemFile, target.AppName, restart ? "restart" : "reload"]);
+            cancellationToken, ListTimeout).ConfigureAwait(false);
+        return long.TryParse(result.Output.Trim(), System.Globalization.CultureInfo.InvariantCulture, out var ms) ? TimeSpan.FromMilliseconds(ms) : null;
+    }
+
+    /// <summary>
+    /// Ends the app's workers that PM2's daemon still runs but no longer lists (<paramref name="listed"/> are the
+    /// ones it lists). Two reloads of one instance at once (a rollback after an interrupted reload), or a delete
+    /// of workers in a crash loop, make PM2 lose track of a worker; in cluster mode that worker keeps getting its
+    /// share of the connections, serving whatever version it loaded. Returns what was ended.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> EndStrayWorkersAsync(IReadOnlyList<Pm2Process> listed, CancellationToken cancellationToken)
+    {
+        var result = await runner.RunScriptAsync(
+            "end-stray-workers.js",
+            [target.AppName, .. listed.Select(p => p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))],
+            cancellationToken, ListTimeout).ConfigureAwait(false);
+        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
 
     /// <summary>
     /// Deletes the app from PM2 and starts it again from the live folder: the last resort of a rollback when
@@ -80,11 +112,12 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
 
     /// <summary>
     /// What the ecosystem file in <paramref name="folder"/> says about the app, evaluated with node as PM2
-    /// does. Null when the file cannot be loaded (a broken file: the reload reports it).
+    /// does; with <paramref name="commit"/>, the file as that commit of the folder's checkout has it. Null when
+    /// the file cannot be loaded (a broken file: the reload reports it).
     /// </summary>
-    public async Task<EcosystemInfo?> InspectEcosystemAsync(string folder, CancellationToken cancellationToken)
+    public async Task<EcosystemInfo?> InspectEcosystemAsync(string folder, CancellationToken cancellationToken, string? commit = null)
     {
-        var result = await runner.RunScriptAsync("inspect-ecosystem.js", [folder, target.EcosystemFile, target.AppName], cancellationToken, ListTimeout)
+        var result = await runner.RunScriptAsync("inspect-ecosystem.js", [folder, target.EcosystemFile, target.AppName, .. commit is null ? Array.Empty<string>() : [commit]], cancellationToken, ListTimeout)
             .ConfigureAwait(false);
         return result.Succeeded ? JsonSerializer.Deserialize<EcosystemInfo>(result.Output, ReleaseStore.JsonOptions) : null;
     }

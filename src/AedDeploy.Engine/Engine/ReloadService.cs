@@ -10,22 +10,27 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
 {
     private const string Activity = "Invoke-Pm2Reload";
 
+    private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// Reloads and checks. In the Release layout every new worker must run from the release <c>current</c>
-    /// points at; the folder the old workers ran from holds the previous ecosystem file, whose env keys
-    /// the new file dropped are reported (PM2 keeps them).
+    /// points at. The previous ecosystem file (Release: in the folder the old workers ran from; InPlace: at
+    /// <paramref name="previousCommit"/>, by default git's ORIG_HEAD, the commit before the last reset) is
+    /// compared with the new one, and the env keys the new file dropped are reported (PM2 keeps them).
     /// </summary>
     /// <param name="recovery">
-    /// For a rollback: workers that are not online (a crash loop) are restarted instead of reloaded, since
-    /// there is no healthy worker left to keep, and restart counts are not compared; health is proven after.
+    /// For a rollback: a reload that was cut short is let finish its current worker and then overridden;
+    /// workers that are not online (a crash loop) are restarted instead of reloaded, since there is no healthy
+    /// worker left to keep, and restart counts are not compared; health is proven after.
     /// </param>
-    public async Task<ReloadResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool recovery = false)
+    public async Task<ReloadResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool recovery = false, string? previousCommit = null)
     {
         var stopwatch = Stopwatch.StartNew();
         var runner = new RemoteRunner(session.Shell, log);
         var pm2 = new Pm2Client(runner, target);
         var warnings = new List<string>();
 
+        var interrupted = recovery && await SettleInterruptedReloadAsync(pm2, cancellationToken).ConfigureAwait(false);
         log.Progress(Activity, "Reading the PM2 process list", 5);
         var before = await pm2.ListRequiredAsync(cancellationToken).ConfigureAwait(false);
         var folders = await runner.RunAsync(
@@ -36,6 +41,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         var folderLines = folders.Output.Split('\n', StringSplitOptions.TrimEntries);
         var expectedRelease = target.Layout == DeployLayout.Release ? folderLines[0] : null;
         var previousFolder = folderLines.Length > 1 && folderLines[1].Length > 0 && folderLines[1] != folderLines[0] ? folderLines[1] : null;
+        var previousVersion = previousFolder is not null ? null : target.Layout == DeployLayout.InPlace ? previousCommit ?? "ORIG_HEAD" : null;
         var ecosystem = await pm2.InspectEcosystemAsync(target.LivePath, cancellationToken).ConfigureAwait(false);
         if (ecosystem is not null && !Pm2Client.SignalsReady(ecosystem))
         {
@@ -44,7 +50,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
                 + "may be killed before its replacement answers. Add wait_ready: true and node_args: ['-r', '<AppPath>/.aeddeploy/ready-preload.cjs'] to the ecosystem file (see about_AedDeploy).");
         }
 
-        var stale = await FindStaleEnvironmentKeysAsync(pm2, ecosystem, before, previousFolder, cancellationToken).ConfigureAwait(false);
+        var stale = await FindStaleEnvironmentKeysAsync(pm2, ecosystem, before, previousFolder, previousVersion, cancellationToken).ConfigureAwait(false);
         if (stale.Count > 0)
         {
             warnings.Add(
@@ -64,7 +70,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             log.Warning($"{target.AppName} has instances that are not online ({string.Join(", ", before.Where(p => !p.IsOnline).Select(p => $"{p.PmId}: {p.Status}"))}): restarting instead of reloading.");
         }
 
-        var reload = await pm2.ReloadAsync(timeout, cancellationToken, restart).ConfigureAwait(false);
+        var reload = await pm2.ReloadAsync(timeout, cancellationToken, restart, force: interrupted).ConfigureAwait(false);
         if (restart && Failed(reload))
         {
             log.Warning($"pm2 restart failed on the crash-looping workers ({reload.Tail(3)}); deleting {target.AppName} from PM2 and starting it again.");
@@ -72,6 +78,11 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         }
 
         var after = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var ended in await pm2.EndStrayWorkersAsync(after, cancellationToken).ConfigureAwait(false))
+        {
+            warnings.Add($"PM2 had lost track of a worker that still took requests: {ended}.");
+            log.Warning(warnings[^1]);
+        }
         var result = new ReloadResult(session, target)
         {
             ReleasePath = expectedRelease,
@@ -184,15 +195,51 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         return problems;
     }
 
-    private async Task<IReadOnlyList<string>> FindStaleEnvironmentKeysAsync(
-        Pm2Client pm2, EcosystemInfo? current, IReadOnlyList<Pm2Process> running, string? previousFolder, CancellationToken cancellationToken)
+    /// <summary>
+    /// A reload cut short (Ctrl+C, a dropped connection) leaves PM2's reload lock for 30 s, and its daemon still
+    /// replacing the worker it had started on. Reloading that worker again before it is done makes PM2 lose
+    /// track of the old one, which goes on serving. Waits until every instance is online twice in a row (or
+    /// the lock is released, or 30 s), and returns whether the lock was held: the rollback's reload then forces it.
+    /// </summary>
+    private async Task<bool> SettleInterruptedReloadAsync(Pm2Client pm2, CancellationToken cancellationToken)
     {
-        if (current is null || previousFolder is null)
+        var age = await pm2.GetReloadLockAgeAsync(cancellationToken).ConfigureAwait(false);
+        if (age is null)
+        {
+            return false;
+        }
+
+        log.Verbose($"PM2's reload lock was taken {age.Value.TotalSeconds:0.0} s ago by a reload that did not end; letting PM2 finish the worker it was replacing.");
+        var waited = Stopwatch.StartNew();
+        var onlineInARow = 0;
+        while (waited.Elapsed < SettleLimit && onlineInARow < 2)
+        {
+            var processes = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
+            onlineInARow = processes.Count > 0 && processes.All(p => p.IsOnline) ? onlineInARow + 1 : 0;
+            if (onlineInARow < 2)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken).ConfigureAwait(false);
+                if (await pm2.GetReloadLockAgeAsync(cancellationToken).ConfigureAwait(false) is null)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<IReadOnlyList<string>> FindStaleEnvironmentKeysAsync(
+        Pm2Client pm2, EcosystemInfo? current, IReadOnlyList<Pm2Process> running, string? previousFolder, string? previousCommit, CancellationToken cancellationToken)
+    {
+        if (current is null || (previousFolder is null && previousCommit is null))
         {
             return [];
         }
 
-        var previous = await pm2.InspectEcosystemAsync(previousFolder, cancellationToken).ConfigureAwait(false);
+        var previous = previousFolder is not null
+            ? await pm2.InspectEcosystemAsync(previousFolder, cancellationToken).ConfigureAwait(false)
+            : await pm2.InspectEcosystemAsync(target.LivePath, cancellationToken, previousCommit).ConfigureAwait(false);
         if (previous is null)
         {
             return [];
