@@ -38,7 +38,8 @@
         }
 
     Two things the suite expects of the server besides the deploy's own: pm2 on the PATH of
-    non-interactive SSH sessions (it reads the process list itself with 'pm2 jlist'), and node.
+    non-interactive SSH sessions, or Pm2Path in the configuration (it reads the process list itself with
+    'pm2 jlist'), and node.
 .PARAMETER ConfigurationPath
     The rehearsal configuration described above.
 .PARAMETER ModulePath

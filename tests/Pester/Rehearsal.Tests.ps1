@@ -29,8 +29,8 @@ to rehearse on a real staging server instead (only its layout runs). The file ho
 
 Budget and what is shared: one rig per layout, versions deployed incrementally. The scenarios that fail before
 the live state changes are followed by one good deploy for the group, not one each (a build costs 10-50 s here).
-On the InPlace layout four scenarios are left out (skipped, with the reason beside them): they take the same code
-path there as another scenario does, or the same code as on the Release layout. A scenario that found a bug may
+When both layouts run, the two scenarios whose code does not depend on the layout (two deploys at once, nginx -t at
+the cache purge) run on the Release layout only. A scenario that found a bug may
 leave PM2's reload lock, mixed workers or a stale nginx cache behind: the next one starts by clearing that (Repair-
 LiveState), so that each failure is reported once, by the scenario that caused it. What each deploy said (its
 Verbose stream, timed on the prober's clock) is kept in out/test-results/rehearsal/<layout>/.
@@ -48,7 +48,8 @@ BeforeDiscovery {
         @(if ($layout) { $layout } else { 'Release' })
     }
     else { 'Release', 'InPlace' }
-    $rehearsalTargets = foreach ($l in $layouts) { @{ Layout = $l; ConfigPath = $configPath } }
+    # The scenarios whose code does not depend on the layout run once, on the Release layout when both run.
+    $rehearsalTargets = foreach ($l in $layouts) { @{ Layout = $l; ConfigPath = $configPath; SkipShared = $l -ne 'Release' -and $layouts -contains 'Release' } }
 }
 
 Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsalTargets {
@@ -335,14 +336,15 @@ exit 1
         $run.Record.Phases.Name | Should -Not -Contain 'Rollback' -Because 'nothing was changed, so nothing is rolled back'
     }
 
-    # In the InPlace layout a broken ecosystem file and a slow health endpoint take the same way back as the crash
-    # loop and the 500 below (reload or health check failed, restore, reload): left out there, for the time budget.
-    It 'Should keep the old version serving with a broken ecosystem file' -Skip:($Layout -eq 'InPlace') {
+    # The Release layout stops a bad release at the boot test, before the live workers see it; the InPlace layout
+    # only at the reload or the health check, and then restores the backup.
+    It 'Should keep the old version serving with a broken ecosystem file' {
         $ref = Get-NextRef BrokenEcosystem
         if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no BrokenEcosystem ref' }
         $before = Get-LiveState
         $run = Invoke-Rehearsal -Ref $ref
-        Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before
+        if ($inPlace) { Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Reload -ErrorId Pm2ReloadFailed -Before $before -Bounded }
+        else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
     }
 
     It 'Should keep the old version serving when the app exits at boot (PM2 crash loop)' {
@@ -363,12 +365,13 @@ exit 1
         else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
     }
 
-    It 'Should keep the old version serving when the health endpoint is too slow' -Skip:($Layout -eq 'InPlace') {
+    It 'Should keep the old version serving when the health endpoint is too slow' {
         $ref = Get-NextRef SlowHealth
         if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no SlowHealth ref' }
         $before = Get-LiveState
         $run = Invoke-Rehearsal -Ref $ref
-        Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before
+        if ($inPlace) { Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Health -ErrorId AppUnhealthy -Before $before -Bounded }
+        else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
     }
 
     It 'Should deploy the next version after the failures above, and warn that the app still sees an env key the ecosystem file dropped' {
@@ -382,9 +385,10 @@ exit 1
         ($run.Warnings | Where-Object { $_ -match [regex]::Escape($removedEnvKey) }) | Should -Not -BeNullOrEmpty -Because "the deploy warns that $removedEnvKey is still set (warnings: $($run.Warnings -join ' | '))"
     }
 
-    # The lock (here) and the cache purge (nginx -t, below) are the same code in both layouts: they are rehearsed on
-    # the Release layout only, for the time budget.
-    It 'Should let exactly one of two deploys started at once run, and refuse the other with DeployLocked' -Skip:($Layout -eq 'InPlace') {
+    # The lock (here) and the cache purge (nginx -t, below) are the same code in both layouts, before and after the
+    # part that differs: they are rehearsed on the Release layout (or the configured one) only, for the time budget.
+    if (-not $SkipShared) {
+    It 'Should let exactly one of two deploys started at once run, and refuse the other with DeployLocked' {
         $first = Get-NextRef
         $firstVersion = $script:lastVersion
         $second = Get-NextRef
@@ -419,6 +423,7 @@ exit 1
         if ($rig) { (Get-LiveState).Version | Should -Be $script:lastVersion }
         $run.Probe.Failed | Should -Be 0 -Because $run.Text
     }
+    }
 
     It 'Should keep the old version serving, release the lock and write the history on Ctrl+C during the build' {
         $ref = Get-NextRef
@@ -441,7 +446,8 @@ exit 1
         (Invoke-Control 'pgrep -u "$(id -u)" -f "[n]ext build" | wc -l').Trim() | Should -Be '0'
     }
 
-    It 'Should roll back when nginx -t fails at the cache purge (-StrictCachePurge), and leave nginx running' -Skip:($Layout -eq 'InPlace') {
+    if (-not $SkipShared) {
+    It 'Should roll back when nginx -t fails at the cache purge (-StrictCachePurge), and leave nginx running' {
         if (-not $nginxConfPath) { Set-ItResult -Skipped -Because 'the configuration names no NginxConfPath the deploy user may change' }
         $ref = Get-NextRef
         if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no Good ref' }
@@ -455,6 +461,7 @@ exit 1
             Invoke-Control 'mv -f -- "$1.rehearsal-backup" "$1"' $nginxConfPath | Out-Null
         }
         Assert-Rehearsal $run -Outcome RolledBack -FailedPhase CachePurge -ErrorId NginxCacheClearFailed -Before $before
+    }
     }
 
     It 'Should roll back, release the lock and write the history on Ctrl+C during the reload' {
