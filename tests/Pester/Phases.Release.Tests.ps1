@@ -205,7 +205,7 @@ Describe 'Phase cmdlets, Release layout' -Tag Integration {
             Publish-AedFixtureVersion -Rig $rig -Version 'crash' -Change CrashAtBoot | Out-Null
             Invoke-RemoteBuild @app -Ref main -Confirm:$false | Switch-Release -Confirm:$false | Out-Null
             $err = { Invoke-Pm2Reload @app -Confirm:$false } | Should -Throw -ErrorId 'Pm2ReloadUnhealthy,AedDeploy.Cmdlets.InvokePm2ReloadCommand' -PassThru
-            $err.Exception.Message | Should -Match 'launching|restarted \d+ times'
+            $err.Exception.Message | Should -Match 'launching|errored|restarted \d+ times'
             # PM2 will not reload workers in a crash loop ('process already started'): the restore restarts them.
             $restore = $backup | Restore-Build -Url $healthUrl -Confirm:$false -WarningAction SilentlyContinue
             $restore.Health.Healthy | Should -BeTrue

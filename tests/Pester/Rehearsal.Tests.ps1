@@ -313,22 +313,6 @@ exit 1
         if ($rig) { Stop-AedRig -Rig $rig }
     }
 
-    It 'Should keep the old version serving when the build fails on a TypeScript error' {
-        $ref = Get-NextRef TypeScriptError
-        if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no TypeScriptError ref' }
-        $before = Get-LiveState
-        $run = Invoke-Rehearsal -Ref $ref
-        Assert-Rehearsal $run -Outcome $(if ($inPlace) { 'RolledBack' } else { 'Failed' }) -FailedPhase Build -ErrorId BuildFailed -Before $before -Bounded:$inPlace
-    }
-
-    It 'Should keep the old version serving when a dependency cannot be installed' {
-        $ref = Get-NextRef BadDependency
-        if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no BadDependency ref' }
-        $before = Get-LiveState
-        $run = Invoke-Rehearsal -Ref $ref
-        Assert-Rehearsal $run -Outcome $(if ($inPlace) { 'RolledBack' } else { 'Failed' }) -FailedPhase Build -ErrorId DependencyInstallFailed -Before $before -Bounded:$inPlace
-    }
-
     It 'Should change nothing, not even reload, when the ref does not exist' {
         $before = Get-LiveState
         $run = Invoke-Rehearsal -Ref 'rehearsal-no-such-ref'
@@ -336,42 +320,25 @@ exit 1
         $run.Record.Phases.Name | Should -Not -Contain 'Rollback' -Because 'nothing was changed, so nothing is rolled back'
     }
 
-    # The Release layout stops a bad release at the boot test, before the live workers see it; the InPlace layout
-    # only at the reload or the health check, and then restores the backup.
-    It 'Should keep the old version serving with a broken ecosystem file' {
-        $ref = Get-NextRef BrokenEcosystem
-        if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no BrokenEcosystem ref' }
-        $before = Get-LiveState
-        $run = Invoke-Rehearsal -Ref $ref
-        if ($inPlace) { Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Reload -ErrorId Pm2ReloadFailed -Before $before -Bounded }
-        else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
-    }
+    # A release broken on purpose, and where each layout stops it (phase/error id): the Release layout before the
+    # live workers see it (at the build, or at the boot test on a spare port); the InPlace layout at the build, the
+    # reload or the health check, after which it restores the backup.
+    $badReleases = @(
+        @{ Change = 'TypeScriptError'; Case = 'the build fails on a TypeScript error'; ReleaseStop = 'Build/BuildFailed'; InPlaceStop = 'Build/BuildFailed' }
+        @{ Change = 'BadDependency'; Case = 'a dependency cannot be installed'; ReleaseStop = 'Build/DependencyInstallFailed'; InPlaceStop = 'Build/DependencyInstallFailed' }
+        @{ Change = 'BrokenEcosystem'; Case = 'the ecosystem file is broken'; ReleaseStop = 'BootTest/BootTestFailed'; InPlaceStop = 'Reload/Pm2ReloadFailed' }
+        @{ Change = 'CrashAtBoot'; Case = 'the app exits at boot (PM2 crash loop)'; ReleaseStop = 'BootTest/BootTestFailed'; InPlaceStop = 'Reload/Pm2ReloadUnhealthy' }
+        @{ Change = 'Answer500'; Case = 'the app answers 500 while PM2 says online'; ReleaseStop = 'BootTest/BootTestFailed'; InPlaceStop = 'Health/AppUnhealthy' }
+        @{ Change = 'SlowHealth'; Case = 'the health endpoint is too slow'; ReleaseStop = 'BootTest/BootTestFailed'; InPlaceStop = 'Health/AppUnhealthy' }
+    )
 
-    It 'Should keep the old version serving when the app exits at boot (PM2 crash loop)' {
-        $ref = Get-NextRef CrashAtBoot
-        if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no CrashAtBoot ref' }
+    It 'Should keep the old version serving when <Case>' -ForEach $badReleases {
+        $ref = Get-NextRef $Change
+        if (-not $ref) { Set-ItResult -Skipped -Because "the configuration names no $Change ref" }
+        $phase, $errorId = $(if ($inPlace) { $InPlaceStop } else { $ReleaseStop }) -split '/'
         $before = Get-LiveState
         $run = Invoke-Rehearsal -Ref $ref
-        if ($inPlace) { Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Reload -ErrorId Pm2ReloadUnhealthy -Before $before -Bounded }
-        else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
-    }
-
-    It 'Should keep the old version serving when the app answers 500 while PM2 says online' {
-        $ref = Get-NextRef Answer500
-        if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no Answer500 ref' }
-        $before = Get-LiveState
-        $run = Invoke-Rehearsal -Ref $ref
-        if ($inPlace) { Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Health -ErrorId AppUnhealthy -Before $before -Bounded }
-        else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
-    }
-
-    It 'Should keep the old version serving when the health endpoint is too slow' {
-        $ref = Get-NextRef SlowHealth
-        if (-not $ref) { Set-ItResult -Skipped -Because 'the configuration names no SlowHealth ref' }
-        $before = Get-LiveState
-        $run = Invoke-Rehearsal -Ref $ref
-        if ($inPlace) { Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Health -ErrorId AppUnhealthy -Before $before -Bounded }
-        else { Assert-Rehearsal $run -Outcome Failed -FailedPhase BootTest -ErrorId BootTestFailed -Before $before }
+        Assert-Rehearsal $run -Outcome $(if ($inPlace) { 'RolledBack' } else { 'Failed' }) -FailedPhase $phase -ErrorId $errorId -Before $before -Bounded:$inPlace
     }
 
     It 'Should deploy the next version after the failures above, and warn that the app still sees an env key the ecosystem file dropped' {

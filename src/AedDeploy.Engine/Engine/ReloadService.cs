@@ -78,11 +78,6 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         }
 
         var after = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var ended in await pm2.EndStrayWorkersAsync(after, cancellationToken).ConfigureAwait(false))
-        {
-            warnings.Add($"PM2 had lost track of a worker that still took requests: {ended}.");
-            log.Warning(warnings[^1]);
-        }
         var result = new ReloadResult(session, target)
         {
             ReleasePath = expectedRelease,
@@ -103,6 +98,16 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         if (expectedRelease is not null && problems.Count == 0)
         {
             problems.AddRange(await CheckWorkingFoldersAsync(runner, after, expectedRelease, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (problems.Count == 0)
+        {
+            // Only once every listed instance is up: before that, PM2 may still be starting workers it will list.
+            foreach (var ended in await pm2.EndStrayWorkersAsync(after, cancellationToken).ConfigureAwait(false))
+            {
+                warnings.Add($"PM2 had lost track of a worker that still took requests: {ended}.");
+                log.Warning(warnings[^1]);
+            }
         }
 
         if (problems.Count > 0)
