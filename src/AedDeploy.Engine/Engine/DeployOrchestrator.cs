@@ -283,9 +283,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         if (request.CachePath is not null)
         {
             // nginx may have cached what the failed version served (during the reload and health check, or after
-            // the cache purge): emptied again, so that it serves the old version's pages.
-            var cleared = await new NginxCacheService(session, log).ClearAsync(request.CachePath, request.NginxTestCommand, request.NginxReloadCommand, cancellationToken)
-                .ConfigureAwait(false);
+            // the cache purge): emptied again, so that it serves the old version's pages. Files only: a missing file
+            // is a miss, and nginx is not reloaded (that would reset keep-alive clients once more).
+            var cleared = await new NginxCacheService(session, log)
+                .ClearAsync(request.CachePath, request.NginxTestCommand, request.NginxReloadCommand, cancellationToken, reload: false).ConfigureAwait(false);
             if (cleared.Problem is not null)
             {
                 log.Warning($"After the rollback, emptying the nginx cache failed; it may still serve pages of the failed version: {cleared.Problem}");

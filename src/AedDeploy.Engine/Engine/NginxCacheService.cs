@@ -10,8 +10,13 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
     public const string DefaultReloadCommand = "sudo -n nginx -s reload";
     private static readonly TimeSpan ClearTimeout = TimeSpan.FromMinutes(5);
 
-    /// <summary>Clears the cache; a failure is returned in the result (the caller decides whether it is fatal).</summary>
-    public async Task<CacheClearResult> ClearAsync(string cachePath, string testCommand, string reloadCommand, CancellationToken cancellationToken)
+    /// <summary>
+    /// Clears the cache; a failure is returned in the result (the caller decides whether it is fatal). Without
+    /// <paramref name="reload"/> only the files are deleted (a missing file is a miss), and nginx is neither
+    /// tested nor reloaded: a reload closes idle keep-alive connections, and a client sending on one just then
+    /// gets a reset.
+    /// </summary>
+    public async Task<CacheClearResult> ClearAsync(string cachePath, string testCommand, string reloadCommand, CancellationToken cancellationToken, bool reload = true)
     {
         var path = Names.ValidateRemotePath(cachePath, "The cache path");
         if (path.Split('/', StringSplitOptions.RemoveEmptyEntries).Length < 2)
@@ -24,7 +29,8 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
 
         var stopwatch = Stopwatch.StartNew();
         var runner = new RemoteRunner(session.Shell, log);
-        var result = await runner.RunScriptAsync("clear-nginx-cache.sh", [path, testCommand, reloadCommand], cancellationToken, ClearTimeout).ConfigureAwait(false);
+        var result = await runner.RunScriptAsync("clear-nginx-cache.sh", [path, reload ? testCommand : string.Empty, reload ? reloadCommand : string.Empty], cancellationToken, ClearTimeout)
+            .ConfigureAwait(false);
         var removedLine = result.Output.Split('\n').FirstOrDefault(l => l.StartsWith("removed ", StringComparison.Ordinal));
         var removed = removedLine is null ? 0 : int.Parse(removedLine[8..], CultureInfo.InvariantCulture);
         var problem = result.ExitStatus switch
@@ -40,8 +46,8 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
             HostName = session.HostName,
             CachePath = path,
             FilesRemoved = removed,
-            ConfigurationValid = result.ExitStatus switch { 0 or 5 => true, 4 => false, _ => null },
-            Reloaded = result.ExitStatus == 0,
+            ConfigurationValid = !reload ? null : result.ExitStatus switch { 0 or 5 => true, 4 => false, _ => null },
+            Reloaded = reload && result.ExitStatus == 0,
             Problem = problem,
             Duration = stopwatch.Elapsed,
         };

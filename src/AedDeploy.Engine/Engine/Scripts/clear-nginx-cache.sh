@@ -1,12 +1,14 @@
 # Empties an nginx proxy cache and reloads nginx only when its configuration is valid:
 # clear-nginx-cache.sh <cache path> <test command> <reload command>
 # Open-source nginx has no purge: a deleted cache file is a miss. Prints 'removed <n>', then 'reloaded'.
+# Empty commands: the files are deleted and nginx is left alone.
 # Exit 3: no cache folder; 4: the configuration test failed (nginx not reloaded); 5: the reload failed.
 set -uo pipefail
 cache=$1 test_command=$2 reload_command=$3
 [ -d "$cache" ] || { echo "The cache folder $cache does not exist." >&2; exit 3; }
 removed=$(find "$cache" -mindepth 1 -type f -print -delete 2>/dev/null | wc -l)
 echo "removed $removed"
+[ -n "$test_command$reload_command" ] || exit 0
 if ! bash -c "$test_command" 2>&1; then exit 4; fi
 bash -c "$reload_command" || exit 5
 echo reloaded
