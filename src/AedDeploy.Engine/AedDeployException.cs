@@ -34,4 +34,10 @@ public class AedDeployException : Exception
     public FailureKind Kind { get; }
 
     public object? Target { get; }
+
+    /// <summary>
+    /// The app's own last output when the app is at fault (the boot test's output, the PM2 log lines its new
+    /// workers wrote, the build's tail): bounded, never the app's environment.
+    /// </summary>
+    public string? AppOutput { get; init; }
 }

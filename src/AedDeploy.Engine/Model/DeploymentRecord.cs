@@ -19,6 +19,12 @@ public enum HistoryKind
     Deploy,
     Rollback,
     Unlock,
+
+    /// <summary>Repair-DeployTarget brought the target back to a consistent state.</summary>
+    Repair,
+
+    /// <summary>A deploy took over the lock of a deploy that had stopped renewing it.</summary>
+    TakeOver,
 }
 
 /// <summary>One phase of a deploy: how long it took and how it went.</summary>
@@ -75,6 +81,15 @@ public sealed class DeploymentRecord
     public TimeSpan Duration { get; set; }
 
     public List<PhaseRecord> Phases { get; init; } = [];
+
+    /// <summary>How the new version was proven healthy: by status only, or by its build id (from a header or the body).</summary>
+    public HealthProof? HealthProof { get; set; }
+
+    /// <summary>The app's own last output when the app was at fault (bounded; never its environment).</summary>
+    public string? AppOutput { get; set; }
+
+    /// <summary>The fault injected for a rehearsal (-FaultInjection), when one was.</summary>
+    public string? FaultInjection { get; set; }
 
     public override string ToString() => $"{Kind} {Id} {AppName}@{HostName}: {Outcome}{(Reason is null ? string.Empty : $" ({Reason})")}";
 }

@@ -150,6 +150,19 @@ public sealed class ProbeResult
     public string? Error { get; init; }
 }
 
+/// <summary>What proved that the answers came from the expected build.</summary>
+public enum HealthProof
+{
+    /// <summary>Only the HTTP status (and any content pattern): the app gave no build id.</summary>
+    Status,
+
+    /// <summary>The build id in the response header the ready preload adds (X-Build-Id).</summary>
+    BuildIdHeader,
+
+    /// <summary>The build id in the response body.</summary>
+    BuildIdBody,
+}
+
 /// <summary>Whether the app is proven healthy: probes answered as expected and PM2 kept every instance up.</summary>
 public sealed class HealthReport : PhaseResult
 {
@@ -164,6 +177,9 @@ public sealed class HealthReport : PhaseResult
     public IReadOnlyList<Pm2Process> Instances { get; init; } = [];
 
     public IReadOnlyList<string> Problems { get; init; } = [];
+
+    /// <summary>How the answers were tied to the expected build (the weakest proof among the probes).</summary>
+    public HealthProof Proof { get; init; } = HealthProof.Status;
 }
 
 /// <summary>A backup put back live: the build restored, the workers reloaded onto it, and health proven.</summary>
