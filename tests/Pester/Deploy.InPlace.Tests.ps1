@@ -26,7 +26,7 @@ Describe 'Invoke-ZeroDowntimeDeploy, InPlace layout' -Tag Integration {
         $record = Invoke-RigDeploy $rig $session InPlace -Extra @{ ContentPattern = '"version":"2"' }
         $DeployError | Should -BeNullOrEmpty
         $record.Outcome | Should -Be 'Succeeded'
-        $record.Phases.Name | Should -Be @('Preflight', 'Lock', 'Backup', 'Build', 'Validate', 'Reload', 'Health', 'CachePurge')
+        $record.Phases.Name | Should -Be @('Preflight', 'Lock', 'Backup', 'Fetch', 'Build', 'Validate', 'Reload', 'Health', 'CachePurge')
         Assert-Serving '2'
         (Get-DeployHistory @app -Last 1).Outcome | Should -Be 'Succeeded'
     }

@@ -316,7 +316,8 @@ exit 1
     It 'Should change nothing, not even reload, when the ref does not exist' {
         $before = Get-LiveState
         $run = Invoke-Rehearsal -Ref 'rehearsal-no-such-ref'
-        Assert-Rehearsal $run -Outcome Failed -FailedPhase Build -ErrorId BuildRefNotFound -Before $before
+        # InPlace resolves the ref in a Fetch phase of its own, before the Build resets the live checkout.
+        Assert-Rehearsal $run -Outcome Failed -FailedPhase $(if ($inPlace) { 'Fetch' } else { 'Build' }) -ErrorId BuildRefNotFound -Before $before
         $run.Record.Phases.Name | Should -Not -Contain 'Rollback' -Because 'nothing was changed, so nothing is rolled back'
     }
 

@@ -18,6 +18,9 @@ public sealed class BuildRequest
 
     /// <summary>The new release's id; by default the current UTC time.</summary>
     public string? ReleaseId { get; init; }
+
+    /// <summary>InPlace: the commit <see cref="Ref"/> was resolved to beforehand (the deploy's Fetch phase); built instead of resolving again.</summary>
+    public string? Commit { get; init; }
 }
 
 /// <summary>
@@ -31,11 +34,11 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
     private const string Activity = "Invoke-RemoteBuild";
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromMinutes(10);
 
-    /// <param name="liveChanging">
-    /// InPlace: called once the live checkout may have changed (the reset began), so that the caller knows a
-    /// failure from then on needs the backup back. The Release layout never touches the live release.
-    /// </param>
-    public async Task<BuildResult> BuildAsync(BuildRequest request, CancellationToken cancellationToken, Action? liveChanging = null)
+    /// <summary>
+    /// Builds the ref. InPlace, this resets the live checkout (the app's files change under the running workers);
+    /// the Release layout never touches the live release.
+    /// </summary>
+    public async Task<BuildResult> BuildAsync(BuildRequest request, CancellationToken cancellationToken)
     {
         Names.ValidateGitRef(request.Ref);
         if (request.Repository is { } repository && (repository.StartsWith('-') || repository.Contains('\n')))
@@ -45,7 +48,19 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
         return target.Layout == DeployLayout.Release
             ? await BuildReleaseAsync(request, cancellationToken).ConfigureAwait(false)
-            : await BuildInPlaceAsync(request, liveChanging ?? (() => { }), cancellationToken).ConfigureAwait(false);
+            : await BuildInPlaceAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// InPlace: fetches the checkout's origin and resolves the ref to a commit, changing nothing the app runs on;
+    /// a ref that does not exist fails here with <c>BuildRefNotFound</c>.
+    /// </summary>
+    public async Task<string> ResolveInPlaceAsync(string gitRef, CancellationToken cancellationToken)
+    {
+        Names.ValidateGitRef(gitRef);
+        var fetch = await new RemoteRunner(session.Shell, log).RunScriptAsync("fetch-inplace.sh", [target.AppPath, gitRef, "resolve"], cancellationToken, FetchTimeout)
+            .ConfigureAwait(false);
+        return fetch.Succeeded ? LastLine(fetch.Output) : throw FetchFailure(fetch, gitRef, target.AppPath);
     }
 
     private async Task<BuildResult> BuildReleaseAsync(BuildRequest request, CancellationToken cancellationToken)
@@ -108,28 +123,12 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         }
     }
 
-    private async Task<BuildResult> BuildInPlaceAsync(BuildRequest request, Action liveChanging, CancellationToken cancellationToken)
+    private async Task<BuildResult> BuildInPlaceAsync(BuildRequest request, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         var runner = new RemoteRunner(session.Shell, log);
         log.Progress(Activity, $"Fetching {request.Ref} and resetting {target.AppPath}", 5);
-        CommandResult fetch;
-        try
-        {
-            fetch = await runner.RunScriptAsync("fetch-inplace.sh", [target.AppPath, request.Ref], cancellationToken, FetchTimeout).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
-        {
-            liveChanging(); // cut off mid-way: the reset may have begun
-            throw;
-        }
-
-        // Exit 11 (no such ref) and 12 (fetch failed) come before the reset; anything else may come after it.
-        if (fetch.ExitStatus is not (11 or 12))
-        {
-            liveChanging();
-        }
-
+        var fetch = await runner.RunScriptAsync("fetch-inplace.sh", [target.AppPath, request.Commit ?? request.Ref], cancellationToken, FetchTimeout).ConfigureAwait(false);
         if (!fetch.Succeeded)
         {
             throw FetchFailure(fetch, request.Ref, target.AppPath);

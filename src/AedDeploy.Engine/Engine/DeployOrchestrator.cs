@@ -39,15 +39,18 @@ public sealed class DeployRequest
 
     public long MinimumFreeDiskMegabytes { get; init; } = 512;
 
+    /// <summary>A fault to inject for a rehearsal; never set unless asked for.</summary>
+    public FaultInjection? FaultInjection { get; set; }
+
     /// <summary>Who deploys: user@machine.</summary>
     public string User { get; init; } = $"{Environment.UserName}@{Environment.MachineName}";
 }
 
 /// <summary>
-/// The composed deploy (Invoke-ZeroDowntimeDeploy): lock, backup, build, validate, boot test, switch, reload,
-/// health, cache purge, release the lock. Anything that fails after the live state changed is rolled back to
-/// the backup and proven healthy again. The lock is always released and every run leaves a history entry,
-/// also on Ctrl+C and when the connection drops (the session is opened again for that).
+/// The composed deploy (Invoke-ZeroDowntimeDeploy): each layout's phases, declared in <see cref="Plan"/> and run by
+/// the <see cref="PhaseRunner"/>. Anything that fails after a live-touching phase began is rolled back to the
+/// backup and proven healthy again. The lock is always released and every run leaves a history entry, also on
+/// Ctrl+C, on an unexpected exception and when the connection drops (the session is opened again for that).
 /// </summary>
 public sealed class DeployOrchestrator(DeploySession session, AppTarget target, IDeployLog log)
 {
@@ -111,132 +114,47 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     public async Task<DeploymentRecord> DeployAsync(DeployRequest request, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
+        var now = DateTimeOffset.UtcNow;
         var record = new DeploymentRecord
         {
-            Id = ReleaseStore.NewReleaseId(DateTimeOffset.UtcNow) + "-" + Guid.NewGuid().ToString("N")[..6],
+            Id = ReleaseStore.NewReleaseId(now) + "-" + Guid.NewGuid().ToString("N")[..6],
             HostName = session.HostName,
             AppName = target.AppName,
             AppPath = target.AppPath,
             Layout = target.Layout,
             Ref = request.Build.Ref,
             User = request.User,
+            FaultInjection = request.FaultInjection?.ToString(),
         };
-        var deployLock = new DeployLock(session, target, log);
-        var lockHeld = false;
-        var liveChanged = false;
-        BuildBackup? backup = null;
+        var run = new DeployRun(request, record, new DeployLock(session, target, log));
+        var runner = new PhaseRunner(Activity, log, request.FaultInjection is null ? null : new FaultInjector(request.FaultInjection, DropConnectionAsync, log));
         Exception? failure = null;
         try
         {
-            await RunPhaseAsync(record, "Preflight", 2, async token =>
+            failure = await runner.RunAsync(Plan(run), record, cancellationToken).ConfigureAwait(false);
+            if (failure is null)
             {
-                var preflight = await PreflightAsync(request.MinimumFreeDiskMegabytes, token).ConfigureAwait(false);
-                // A held lock is the Lock phase's to report (it may wait for it).
-                var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
-                return blocking is null
-                    ? preflight
-                    : throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
-            }, p => string.Join("; ", p.Checks.Select(c => $"{c.Name}: {c.Detail}")), cancellationToken).ConfigureAwait(false);
-
-            await RunPhaseAsync(record, "Lock", 5, async token =>
-            {
-                var owner = new LockInfo { DeployId = record.Id, User = record.User, Ref = record.Ref, StartedAt = record.StartedAt };
-                await deployLock.AcquireAsync(owner, request.LockWaitTimeout, request.StaleLockAge, token).ConfigureAwait(false);
-                lockHeld = true;
-                return true;
-            }, _ => null, cancellationToken).ConfigureAwait(false);
-
-            backup = await RunPhaseAsync(record, "Backup", 10, token => new BackupService(session, target, log).BackupAsync(token), b => $"{b.ReleaseId ?? b.BackupPath} ({b.BuildId})", cancellationToken)
-                .ConfigureAwait(false);
-            record.FromCommit = backup.Commit;
-            record.FromBuildId = backup.BuildId;
-            record.FromRelease = backup.ReleaseId;
-
-            // InPlace: once the checkout is reset, the live app's files are changing (next build rewrites .next),
-            // so from then on a failure needs the backup back; a ref that does not exist changes nothing.
-            var build = await RunPhaseAsync(record, "Build", 15, token => new BuildService(session, target, log).BuildAsync(request.Build, token, () => liveChanged = true),
-                b => $"{b.Commit[..Math.Min(12, b.Commit.Length)]} → {b.BuildId} ({b.InstallMode})", cancellationToken).ConfigureAwait(false);
-            record.ToCommit = build.Commit;
-            record.ToBuildId = build.BuildId;
-            record.ToRelease = build.ReleaseId;
-
-            await RunPhaseAsync(record, "Validate", 60,
-                token => new ArtifactInspector(session, target, log).RequireCompleteAsync(build.ReleasePath, build.ReleaseId, "The new build", token),
-                r => $"{r.Checks.Count} checks passed", cancellationToken).ConfigureAwait(false);
-
-            if (target.Layout == DeployLayout.Release && request.BootTest)
-            {
-                var probePath = request.Health.Urls.Count > 0 ? request.Health.Urls[0].PathAndQuery : "/";
-                await RunPhaseAsync(record, "BootTest", 65,
-                    token => new BootTester(session, target, log).RequireBootAsync(build.ReleasePath, probePath, request.Health.ExpectedStatus, request.BootTestTimeout, token),
-                    detail => detail, cancellationToken).ConfigureAwait(false);
+                record.Outcome = DeploymentOutcome.Succeeded;
             }
-
-            if (target.Layout == DeployLayout.Release)
+            else
             {
-                liveChanged = true;
-                await RunPhaseAsync(record, "Switch", 70, async token =>
+                if (failure is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                 {
-                    await new ReleaseStore(session, target, log).SwitchAsync(build.ReleaseId!, token).ConfigureAwait(false);
-                    return true;
-                }, _ => $"current → {build.ReleaseId}", cancellationToken).ConfigureAwait(false);
+                    record.Reason = "cancelled (injected by -FaultInjection)";
+                }
+
+                await RecoverAsync(run, runner).ConfigureAwait(false);
             }
-
-            await RunPhaseAsync(record, "Reload", 75, token => new ReloadService(session, target, log).ReloadAsync(request.ReloadTimeout, token, previousCommit: backup.Commit),
-                r => $"{r.Instances} instance(s) reloaded{(r.Warnings.Count > 0 ? $"; {r.Warnings.Count} warning(s)" : string.Empty)}", cancellationToken).ConfigureAwait(false);
-
-            await RunPhaseAsync(record, "Health", 85, async token =>
-            {
-                var expectation = request.VerifyBuildId ? request.Health.WithBuildId(build.BuildId) : request.Health;
-                var health = await new HealthService(session, target, log).CheckAsync(expectation, token).ConfigureAwait(false);
-                return health.Healthy
-                    ? health
-                    : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
-            }, h => $"healthy in {h.Duration.TotalSeconds:0.0} s", cancellationToken).ConfigureAwait(false);
-
-            if (request.CachePath is not null)
-            {
-                await RunPhaseAsync(record, "CachePurge", 92, async token =>
-                {
-                    var cleared = await new NginxCacheService(session, log).ClearAsync(request.CachePath, request.NginxTestCommand, request.NginxReloadCommand, token).ConfigureAwait(false);
-                    if (cleared.Problem is not null)
-                    {
-                        if (request.StrictCachePurge)
-                        {
-                            throw new AedDeployException("NginxCacheClearFailed", FailureKind.InvalidOperation, cleared.Problem, cleared);
-                        }
-
-                        log.Warning($"The nginx cache purge failed; the deploy goes on: {cleared.Problem}");
-                    }
-
-                    return cleared;
-                }, c => c.Problem is null ? $"{c.FilesRemoved} file(s) removed, nginx reloaded" : $"warning: {c.Problem}", cancellationToken).ConfigureAwait(false);
-            }
-
-            if (target.Layout == DeployLayout.Release)
-            {
-                await RunPhaseAsync(record, "Finalize", 96, token => FinalizeReleaseAsync(build, request.KeepReleases, token), pruned => $"verified; pruned {pruned}", cancellationToken)
-                    .ConfigureAwait(false);
-            }
-
-            record.Outcome = DeploymentOutcome.Succeeded;
-        }
-        catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
-        {
-            failure = ex;
-            record.ErrorId = ex is AedDeployException known ? known.ErrorId : "DeployCancelled";
-            record.Reason = ex is OperationCanceledException ? "cancelled (Ctrl+C)" : FirstLine(ex.Message);
-            record.Outcome = DeploymentOutcome.Failed;
-            await RecoverAsync(record, request, backup, liveChanged).ConfigureAwait(false);
         }
         finally
         {
             record.Duration = stopwatch.Elapsed;
-            await CleanUpAsync(record, deployLock, lockHeld).ConfigureAwait(false);
+            await CleanUpAsync(run).ConfigureAwait(false);
             log.Progress(Activity, record.Outcome.ToString(), 100);
         }
 
-        if (failure is OperationCanceledException)
+        // Ctrl+C ends as a stopped pipeline once everything is cleaned up; an injected cancel is an ordinary failed deploy.
+        if (failure is OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
             throw failure;
         }
@@ -244,30 +162,221 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         return record;
     }
 
-    private async Task RecoverAsync(DeploymentRecord record, DeployRequest request, BuildBackup? backup, bool liveChanged)
+    /// <summary>
+    /// The deploy's phases for the target's layout, in order. What each changes: Release touches nothing live
+    /// before the Switch (the new release is built, validated and boot-tested aside); InPlace changes the live
+    /// checkout from the Build on (next build rewrites the .next the workers read). The undo of every live phase
+    /// is the rollback to the backup, run once.
+    /// </summary>
+    internal IReadOnlyList<DeployPhase> Plan(DeployRun run)
     {
+        var request = run.Request;
+        var rollback = new PhaseUndo("Rollback", token => RollBackAsync(run, token));
+        DeployPhase preflight = new() { Name = "Preflight", Percent = 2, Run = token => PreflightPhaseAsync(request, token) };
+        DeployPhase lockPhase = new() { Name = "Lock", Percent = 5, Run = token => LockPhaseAsync(run, token) };
+        DeployPhase backup = new() { Name = "Backup", Percent = 10, Run = token => BackupPhaseAsync(run, token) };
+        DeployPhase validate = new() { Name = "Validate", Percent = 60, Run = token => ValidatePhaseAsync(run, token) };
+        DeployPhase reload = new() { Name = "Reload", Percent = 75, TouchesLive = true, Undo = rollback, Run = token => ReloadPhaseAsync(run, token) };
+        DeployPhase health = new() { Name = "Health", Percent = 85, Run = token => HealthPhaseAsync(run, token) };
+        DeployPhase cachePurge = new()
+        {
+            Name = "CachePurge", Percent = 92, When = () => request.CachePath is not null, TouchesLive = true, Undo = rollback, Run = token => CachePurgePhaseAsync(run, token),
+        };
+        return target.Layout == DeployLayout.Release
+            ?
+            [
+                preflight, lockPhase, backup,
+                new() { Name = "Build", Percent = 15, Run = token => BuildPhaseAsync(run, token) },
+                validate,
+                new() { Name = "BootTest", Percent = 65, When = () => request.BootTest, Run = token => BootTestPhaseAsync(run, token) },
+                new() { Name = "Switch", Percent = 70, TouchesLive = true, Undo = rollback, Run = token => SwitchPhaseAsync(run, token) },
+                reload, health, cachePurge,
+                new() { Name = "Finalize", Percent = 96, Run = token => FinalizePhaseAsync(run, token) },
+            ]
+            :
+            [
+                preflight, lockPhase, backup,
+                new() { Name = "Fetch", Percent = 12, Run = token => FetchPhaseAsync(run, token) },
+                new() { Name = "Build", Percent = 15, TouchesLive = true, Undo = rollback, Run = token => BuildPhaseAsync(run, token) },
+                validate, reload, health, cachePurge,
+            ];
+    }
+
+    /// <summary>The names of the phases a deploy of <paramref name="request"/> runs on a <paramref name="layout"/> target, in order.</summary>
+    public static IReadOnlyList<string> PhaseNames(DeployLayout layout, DeployRequest request)
+    {
+        // Only the declaration is read: no phase runs, so the orchestrator needs no session.
+        var orchestrator = new DeployOrchestrator(null!, new AppTarget("/srv/app", "app", layout), NullDeployLog.Instance);
+        return orchestrator.Plan(new DeployRun(request, new DeploymentRecord(), null!)).Where(p => p.When()).Select(p => p.Name).ToList();
+    }
+
+    private async Task<string?> PreflightPhaseAsync(DeployRequest request, CancellationToken cancellationToken)
+    {
+        var preflight = await PreflightAsync(request.MinimumFreeDiskMegabytes, cancellationToken).ConfigureAwait(false);
+        // A held lock is the Lock phase's to report (it may wait for it).
+        var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
+        return blocking is null
+            ? string.Join("; ", preflight.Checks.Select(c => $"{c.Name}: {c.Detail}"))
+            : throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
+    }
+
+    private async Task<string?> LockPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var record = run.Record;
+        var owner = new LockInfo { DeployId = record.Id, User = record.User, Ref = record.Ref, StartedAt = record.StartedAt };
+        await run.Lock.AcquireAsync(owner, run.Request.LockWaitTimeout, run.Request.StaleLockAge, cancellationToken).ConfigureAwait(false);
+        run.LockHeld = true;
+        return null;
+    }
+
+    private async Task<string?> BackupPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var backup = await new BackupService(session, target, log).BackupAsync(cancellationToken).ConfigureAwait(false);
+        run.Backup = backup;
+        run.Record.FromCommit = backup.Commit;
+        run.Record.FromBuildId = backup.BuildId;
+        run.Record.FromRelease = backup.ReleaseId;
+        return $"{backup.ReleaseId ?? backup.BackupPath} ({backup.BuildId})";
+    }
+
+    private async Task<string?> FetchPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        run.Commit = await new BuildService(session, target, log).ResolveInPlaceAsync(run.Request.Build.Ref, cancellationToken).ConfigureAwait(false);
+        run.Record.ToCommit = run.Commit;
+        return $"{run.Request.Build.Ref} is {Short(run.Commit)}";
+    }
+
+    private async Task<string?> BuildPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var request = run.Request.Build;
+        if (target.Layout == DeployLayout.Release)
+        {
+            // The release is named before it is made, so that a build cut short still leaves a record to mark.
+            run.Record.ToRelease = request.ReleaseId ?? ReleaseStore.NewReleaseId(DateTimeOffset.UtcNow);
+        }
+
+        var build = await new BuildService(session, target, log).BuildAsync(
+            new BuildRequest
+            {
+                Ref = request.Ref, Repository = request.Repository, BuildCommand = request.BuildCommand, InstallTimeout = request.InstallTimeout,
+                BuildTimeout = request.BuildTimeout, ReleaseId = run.Record.ToRelease, Commit = run.Commit,
+            },
+            cancellationToken).ConfigureAwait(false);
+        run.Build = build;
+        run.Record.ToCommit = build.Commit;
+        run.Record.ToBuildId = build.BuildId;
+        run.Record.ToRelease = build.ReleaseId;
+        return $"{Short(build.Commit)} → {build.BuildId} ({build.InstallMode})";
+    }
+
+    private async Task<string?> ValidatePhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var build = run.RequireBuild();
+        var report = await new ArtifactInspector(session, target, log).RequireCompleteAsync(build.ReleasePath, build.ReleaseId, "The new build", cancellationToken).ConfigureAwait(false);
+        return $"{report.Checks.Count} checks passed";
+    }
+
+    private Task<string?> BootTestPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var health = run.Request.Health;
+        var probePath = health.Urls.Count > 0 ? health.Urls[0].PathAndQuery : "/";
+        return new BootTester(session, target, log)
+            .RequireBootAsync(run.RequireBuild().ReleasePath, probePath, health.ExpectedStatus, run.Request.BootTestTimeout, cancellationToken)!;
+    }
+
+    private async Task<string?> SwitchPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var releaseId = run.RequireBuild().ReleaseId!;
+        await new ReleaseStore(session, target, log).SwitchAsync(releaseId, cancellationToken).ConfigureAwait(false);
+        return $"current → {releaseId}";
+    }
+
+    private async Task<string?> ReloadPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var reload = await new ReloadService(session, target, log).ReloadAsync(run.Request.ReloadTimeout, cancellationToken, previousCommit: run.Backup?.Commit).ConfigureAwait(false);
+        run.Reload = reload;
+        return $"{reload.Instances} instance(s) reloaded{(reload.Warnings.Count > 0 ? $"; {reload.Warnings.Count} warning(s)" : string.Empty)}";
+    }
+
+    private async Task<string?> HealthPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var request = run.Request;
+        var expectation = request.VerifyBuildId ? request.Health.WithBuildId(run.RequireBuild().BuildId) : request.Health;
+        var health = await new HealthService(session, target, log).CheckAsync(expectation, cancellationToken).ConfigureAwait(false);
+        return health.Healthy
+            ? $"healthy in {health.Duration.TotalSeconds:0.0} s"
+            : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
+    }
+
+    private async Task<string?> CachePurgePhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var request = run.Request;
+        var cleared = await new NginxCacheService(session, log).ClearAsync(request.CachePath!, request.NginxTestCommand, request.NginxReloadCommand, cancellationToken).ConfigureAwait(false);
+        if (cleared.Problem is null)
+        {
+            return $"{cleared.FilesRemoved} file(s) removed, nginx reloaded";
+        }
+
+        if (request.StrictCachePurge)
+        {
+            throw new AedDeployException("NginxCacheClearFailed", FailureKind.InvalidOperation, cleared.Problem, cleared);
+        }
+
+        log.Warning($"The nginx cache purge failed; the deploy goes on: {cleared.Problem}");
+        return $"warning: {cleared.Problem}";
+    }
+
+    private async Task<string?> FinalizePhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var build = run.RequireBuild();
+        var store = new ReleaseStore(session, target, log);
+        var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+        var built = releases.FirstOrDefault(r => r.Id == build.ReleaseId)
+            ?? throw new AedDeployException("ReleaseMissing", FailureKind.InvalidOperation, $"Release {build.ReleaseId} is no longer under {target.ReleasesPath} on {session.HostName}.", build);
+        await store.WriteRecordAsync(
+            new ReleaseRecord(built.Id, build.Ref, build.Commit, build.BuildId, ReleaseStatus.Verified, built.CreatedAt ?? DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null),
+            cancellationToken).ConfigureAwait(false);
+        await store.SetRollbackTargetAsync(built.Id, cancellationToken).ConfigureAwait(false);
+
+        // Older releases stay for a while: clients of the old version still ask for its hashed chunks.
+        var prunable = releases.Where(r => r.Id != built.Id && !r.IsLive && !r.IsRollbackTarget).OrderBy(r => r.CreatedAt ?? DateTimeOffset.MinValue).ThenBy(r => r.Id).ToList();
+        var excess = releases.Count - Math.Max(run.Request.KeepReleases, 2);
+        var doomed = prunable.Take(Math.Max(0, excess)).Select(r => r.Id).ToList();
+        if (doomed.Count > 0)
+        {
+            await store.RemoveAsync(doomed, cancellationToken).ConfigureAwait(false);
+        }
+
+        return $"verified; pruned {doomed.Count}";
+    }
+
+    /// <summary>After a failure: the connection back if it dropped, the live state undone, the new release marked failed.</summary>
+    private async Task RecoverAsync(DeployRun run, PhaseRunner runner)
+    {
+        var record = run.Record;
         using var cleanup = new CancellationTokenSource(CleanupTimeout);
         if (!await EnsureConnectedAsync(record, cleanup.Token).ConfigureAwait(false))
         {
+            if (runner.HasUndo)
+            {
+                log.Warning($"ROLLBACK NOT POSSIBLE on {session.HostName}: the connection is gone. The live state may be half-changed: run Repair-DeployTarget once the host is reachable.");
+            }
+
             return;
         }
 
-        if (liveChanged && backup is not null)
+        if (runner.HasUndo)
         {
-            // The rollback proves the old version with the same URLs and status, not the new version's content.
-            var health = request.Health.ForRollback();
-            try
+            var undoFailure = await runner.UndoAsync(record, cleanup.Token).ConfigureAwait(false);
+            if (undoFailure is null)
             {
-                await RunPhaseAsync(record, "Rollback", 95,
-                    token => RollBackAsync(backup, health, request, token),
-                    r => $"{r.ReleaseId ?? r.Commit} serving again, healthy", cleanup.Token).ConfigureAwait(false);
                 record.Outcome = DeploymentOutcome.RolledBack;
-                log.Warning($"The deploy failed ({record.Reason}) and was rolled back: {backup.ReleaseId ?? backup.Commit} is serving again.");
+                log.Warning($"The deploy failed ({record.Reason}) and was rolled back: {run.Backup?.ReleaseId ?? run.Backup?.Commit} is serving again.");
             }
-            catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
+            else
             {
-                record.Reason += $"; the rollback failed too: {FirstLine(ex.Message)}";
-                log.Warning($"ROLLBACK FAILED on {session.HostName}: {ex.Message}");
+                record.Reason += $"; the rollback failed too: {PhaseRunner.ReasonOf(undoFailure)}";
+                log.Warning($"ROLLBACK FAILED on {session.HostName}: {undoFailure.Message}");
             }
         }
 
@@ -277,9 +386,12 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         }
     }
 
-    private async Task<RestoreResult> RollBackAsync(BuildBackup backup, HealthRequest health, DeployRequest request, CancellationToken cancellationToken)
+    private async Task<string?> RollBackAsync(DeployRun run, CancellationToken cancellationToken)
     {
-        var restored = await new RestoreService(session, target, log).RestoreAsync(backup, health, request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
+        var backup = run.Backup ?? throw new AedDeployException("NoBackup", FailureKind.InvalidOperation, "There is no backup to go back to.", target.AppPath);
+        var request = run.Request;
+        // The rollback proves the old version with the same URLs and status, not the new version's content.
+        var restored = await new RestoreService(session, target, log).RestoreAsync(backup, request.Health.ForRollback(), request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
         if (request.CachePath is not null)
         {
             // nginx may have cached what the failed version served (during the reload and health check, or after
@@ -293,11 +405,12 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             }
         }
 
-        return restored;
+        return $"{restored.ReleaseId ?? restored.Commit} serving again, healthy";
     }
 
-    private async Task CleanUpAsync(DeploymentRecord record, DeployLock deployLock, bool lockHeld)
+    private async Task CleanUpAsync(DeployRun run)
     {
+        var record = run.Record;
         using var cleanup = new CancellationTokenSource(CleanupTimeout);
         if (!await EnsureConnectedAsync(record, cleanup.Token).ConfigureAwait(false))
         {
@@ -305,9 +418,9 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             return;
         }
 
-        if (lockHeld)
+        if (run.LockHeld)
         {
-            await TryAsync("releasing the deploy lock", token => deployLock.ReleaseAsync(record.Id, token), cleanup.Token).ConfigureAwait(false);
+            await TryAsync("releasing the deploy lock", token => run.Lock.ReleaseAsync(record.Id, token), cleanup.Token).ConfigureAwait(false);
         }
 
         await TryAsync("writing the history", token => new DeployHistory(session, target, log).AppendAsync(record, token), cleanup.Token).ConfigureAwait(false);
@@ -327,33 +440,32 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             await session.ReconnectAsync(log, cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
+        catch (Exception ex) when (!PhaseRunner.IsFatal(ex))
         {
-            record.Reason += $"; reconnecting failed: {FirstLine(ex.Message)}";
+            record.Reason += $"; reconnecting failed: {PhaseRunner.ReasonOf(ex)}";
             return false;
         }
     }
 
-    private async Task<int> FinalizeReleaseAsync(BuildResult build, int keep, CancellationToken cancellationToken)
+    /// <summary>
+    /// Cuts the connection from the server's side, as a network failure would: the sshd process serving this
+    /// session (the parent of the command's shell) is killed. For -FaultInjection ConnectionDrop only.
+    /// </summary>
+    private async Task DropConnectionAsync(CancellationToken cancellationToken)
     {
-        var store = new ReleaseStore(session, target, log);
-        var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
-        var built = releases.Single(r => r.Id == build.ReleaseId);
-        await store.WriteRecordAsync(
-            new ReleaseRecord(built.Id, build.Ref, build.Commit, build.BuildId, ReleaseStatus.Verified, built.CreatedAt ?? DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null),
-            cancellationToken).ConfigureAwait(false);
-        await store.SetRollbackTargetAsync(built.Id, cancellationToken).ConfigureAwait(false);
-
-        // Older releases stay for a while: clients of the old version still ask for its hashed chunks.
-        var prunable = releases.Where(r => r.Id != built.Id && !r.IsLive && !r.IsRollbackTarget).OrderBy(r => r.CreatedAt ?? DateTimeOffset.MinValue).ThenBy(r => r.Id).ToList();
-        var excess = releases.Count - Math.Max(keep, 2);
-        var doomed = prunable.Take(Math.Max(0, excess)).Select(r => r.Id).ToList();
-        if (doomed.Count > 0)
+        if (session.Transport != SessionTransport.Ssh)
         {
-            await store.RemoveAsync(doomed, cancellationToken).ConfigureAwait(false);
+            throw new AedDeployException("FaultInjectionNeedsSsh", FailureKind.InvalidArgument, "A ConnectionDrop can only be injected into an SSH session.", session);
         }
 
-        return doomed.Count;
+        try
+        {
+            await new RemoteRunner(session.Shell, log).RunAsync("kill -KILL \"$PPID\"; sleep 5", cancellationToken, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (AedDeployException ex) when (ex.Kind is FailureKind.Connection or FailureKind.Timeout)
+        {
+            // The command dies with the connection: that is the point.
+        }
     }
 
     private async Task MarkReleaseFailedAsync(DeploymentRecord record, CancellationToken cancellationToken)
@@ -368,37 +480,40 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         }
     }
 
-    private async Task<T> RunPhaseAsync<T>(
-        DeploymentRecord record, string name, int percent, Func<CancellationToken, Task<T>> work, Func<T, string?> describe, CancellationToken cancellationToken)
-    {
-        log.Progress(Activity, name, percent);
-        log.Verbose($"Phase {name}.");
-        var stopwatch = Stopwatch.StartNew();
-        try
-        {
-            var result = await work(cancellationToken).ConfigureAwait(false);
-            record.Phases.Add(new PhaseRecord(name, "Succeeded", stopwatch.Elapsed, describe(result)));
-            return result;
-        }
-        catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
-        {
-            record.Phases.Add(new PhaseRecord(name, ex is OperationCanceledException ? "Cancelled" : "Failed", stopwatch.Elapsed, FirstLine(ex.Message)));
-            record.FailedPhase ??= name;
-            throw;
-        }
-    }
-
     private async Task TryAsync(string what, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
     {
         try
         {
             await work(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
+        catch (Exception ex) when (!PhaseRunner.IsFatal(ex))
         {
-            log.Warning($"After the deploy, {what} failed: {FirstLine(ex.Message)}");
+            log.Warning($"After the deploy, {what} failed: {PhaseRunner.ReasonOf(ex)}");
         }
     }
 
-    private static string FirstLine(string message) => message.Split('\n')[0].Trim();
+    private static string Short(string commit) => commit[..Math.Min(12, commit.Length)];
+
+    /// <summary>What one deploy has found out so far, shared by its phases.</summary>
+    internal sealed class DeployRun(DeployRequest request, DeploymentRecord record, DeployLock deployLock)
+    {
+        public DeployRequest Request => request;
+
+        public DeploymentRecord Record => record;
+
+        public DeployLock Lock => deployLock;
+
+        public bool LockHeld { get; set; }
+
+        public BuildBackup? Backup { get; set; }
+
+        /// <summary>InPlace: the commit the Fetch phase resolved the ref to.</summary>
+        public string? Commit { get; set; }
+
+        public BuildResult? Build { get; set; }
+
+        public ReloadResult? Reload { get; set; }
+
+        public BuildResult RequireBuild() => Build ?? throw new InvalidOperationException("The deploy plan runs a phase that needs the build before the Build phase.");
+    }
 }

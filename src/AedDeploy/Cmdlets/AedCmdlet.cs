@@ -86,6 +86,17 @@ public abstract class AedCmdlet : PSCmdlet, IDisposable
             ThrowTerminatingError(ToErrorRecord(ex, target));
             throw;
         }
+        catch (Exception ex) when (!PhaseRunner.IsFatal(ex))
+        {
+            // Not one of ours (a bug, or something nobody foresaw): still an error with an id, the details in Verbose.
+            WriteVerbose($"{MyInvocation.MyCommand.Name} failed with an unexpected {ex.GetType().FullName}:\n{ex}");
+            ThrowTerminatingError(ToErrorRecord(
+                new AedDeployException(
+                    PhaseRunner.UnexpectedFailure, FailureKind.InvalidOperation,
+                    $"{MyInvocation.MyCommand.Name} failed unexpectedly: {PhaseRunner.ReasonOf(ex)} (the stack trace is in the Verbose stream).", target, ex),
+                target));
+            throw;
+        }
     }
 
     /// <summary>Runs engine work that has no result.</summary>

@@ -205,6 +205,14 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [Parameter]
     public SwitchParameter SkipBootTest { get; set; }
 
+    /// <summary>
+    /// A fault to inject for a failure rehearsal: @{ Phase = 'Reload'; Kind = 'ConnectionDrop'; DelaySec = 2 }.
+    /// Command line only, never from a configuration file, so that it is never on unless asked for.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Hashtable? FaultInjection { get; set; }
+
     protected override void ProcessRecord()
     {
         configuration = ConfigurationPath is null ? new Hashtable() : Load(GetUnresolvedProviderPathFromPSPath(ConfigurationPath), Environment!);
@@ -268,12 +276,22 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             LockWaitTimeout = Setting(nameof(LockWaitTimeout), LockWaitTimeout),
             KeepReleases = Setting(nameof(KeepReleases), KeepReleases),
         };
+        if (FaultInjection is not null)
+        {
+            request.FaultInjection = ReadFaultInjection(FaultInjection, target.Layout, request, gitRef!);
+        }
 
         var ownSession = Session is null;
         var session = Session ?? OpenSession();
         try
         {
-            if (!ShouldProcess($"{target} on {session}", $"Deploy '{gitRef}'"))
+            if (request.FaultInjection is { Kind: FaultKind.ConnectionDrop } && session.Transport != SessionTransport.Ssh)
+            {
+                ThrowArgumentError("FaultInjectionInvalid", "A ConnectionDrop can only be injected into an SSH session; this one is local.", FaultInjection);
+            }
+
+            var action = request.FaultInjection is null ? $"Deploy '{gitRef}'" : $"Deploy '{gitRef}', injecting {request.FaultInjection}";
+            if (!ShouldProcess($"{target} on {session}", action))
             {
                 // -WhatIf: the read-only preflight, nothing changed.
                 WriteObject(RunEngine((log, token) => new DeployOrchestrator(session, target, log).PreflightAsync(request.MinimumFreeDiskMegabytes, token)));
@@ -298,6 +316,43 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 session.Dispose();
             }
         }
+    }
+
+    /// <summary>Reads -FaultInjection: Phase (one of the layout's phases), Kind, and an optional DelaySec into the phase.</summary>
+    private FaultInjection ReadFaultInjection(Hashtable spec, DeployLayout layout, DeployRequest request, string gitRef)
+    {
+        var phases = DeployOrchestrator.PhaseNames(layout, request);
+        string Invalid(string what) =>
+            $"-FaultInjection {what}. Give @{{ Phase = '<phase>'; Kind = '<kind>'; DelaySec = <seconds> }} with Phase one of the phases this deploy runs ({string.Join(", ", phases)}) "
+            + $"and Kind one of {string.Join(", ", Enum.GetNames<FaultKind>())}; DelaySec is optional.";
+        var keys = spec.Keys.Cast<object>().Select(k => k.ToString() ?? string.Empty).ToList();
+        var unknown = keys.FirstOrDefault(k => !new[] { "Phase", "Kind", "DelaySec" }.Contains(k, StringComparer.OrdinalIgnoreCase));
+        if (unknown is not null)
+        {
+            ThrowArgumentError("FaultInjectionInvalid", Invalid($"has an unknown key '{unknown}'"), spec);
+        }
+
+        object? Value(string key) => keys.FirstOrDefault(k => k.Equals(key, StringComparison.OrdinalIgnoreCase)) is { } k ? spec[k] : null;
+        var phase = phases.FirstOrDefault(p => p.Equals(Value("Phase")?.ToString(), StringComparison.OrdinalIgnoreCase));
+        if (phase is null)
+        {
+            ThrowArgumentError("FaultInjectionInvalid", Invalid($"names no phase of this deploy ('{Value("Phase")}')"), spec);
+        }
+
+        if (!Enum.TryParse<FaultKind>(Value("Kind")?.ToString(), ignoreCase: true, out var kind))
+        {
+            ThrowArgumentError("FaultInjectionInvalid", Invalid($"has no valid Kind ('{Value("Kind")}')"), spec);
+        }
+
+        var delay = 0.0;
+        if (Value("DelaySec") is { } rawDelay && (!LanguagePrimitives.TryConvertTo(rawDelay, System.Globalization.CultureInfo.InvariantCulture, out delay) || delay < 0 || delay > 3600))
+        {
+            ThrowArgumentError("FaultInjectionInvalid", Invalid($"has a DelaySec that is not a number of seconds from 0 to 3600 ('{rawDelay}')"), spec);
+        }
+
+        var fault = new FaultInjection(phase!, kind, TimeSpan.FromSeconds(delay));
+        WriteVerbose($"Rehearsal of '{gitRef}': {fault} will be injected.");
+        return fault;
     }
 
     private Hashtable Load(string path, string environment)
