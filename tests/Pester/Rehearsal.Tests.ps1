@@ -244,6 +244,26 @@ Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsa
             }
         }
 
+        function Assert-Consistent {
+            # The invariants a deploy must leave, whatever happened: every worker runs in the live folder (Release:
+            # the release current points at), the live release is recorded Verified and is the rollback target,
+            # the lock is free.
+            $folders = Invoke-Control @'
+readlink -f -- "$1"
+"$3" jlist --silent | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const p of JSON.parse(s))if(p.name===process.argv[1])console.log(p.pid)})' "$2" |
+  while read -r pid; do readlink -f "/proc/$pid/cwd"; done
+'@ $livePath, $app.AppName, $pm2Command
+            $lines = @($folders -split "`n" | Where-Object { $_ })
+            $lines.Count | Should -BeGreaterThan 1 -Because 'PM2 runs the app'
+            @($lines | Select-Object -Skip 1 | Where-Object { $_ -ne $lines[0] }) | Should -BeNullOrEmpty -Because "every worker runs in $($lines[0])"
+            if (-not $inPlace) {
+                $live = Get-Release -Session $sessions.Control @app -Live
+                $live.Status | Should -Be 'Verified' -Because 'the live release was proven healthy'
+                $live.IsRollbackTarget | Should -BeTrue
+            }
+            Test-Locked | Should -BeFalse
+        }
+
         function Wait-Pm2ReloadLock {
             # An interrupted `pm2 reload` leaves PM2's reload lock file behind, and PM2 refuses every reload for
             # 30 s (PM2_RELOAD_LOCK_TIMEOUT, lib/Common.js lockReload): the next scenario waits it out.
@@ -449,6 +469,65 @@ exit 1
         Write-Host "cut: $($run.Triggered.Result)"
         $run.Triggered.Count | Should -Be 1
         Assert-Rehearsal $run -Outcome RolledBack -FailedPhase Reload -ErrorId SshConnectionLost -Before $before -Bounded:$inPlace
+    }
+
+
+    # The fault matrix (issue 11): an unexpected exception injected into every phase of the layout, and a dropped
+    # connection and a Ctrl+C-like cancel into the phases where they hurt most, with -FaultInjection on one good
+    # version. Before the first live-touching phase the deploy must fail with nothing changed; from it on it must
+    # roll back; either way the target is left consistent (current = the workers' folder, the live release
+    # Verified, the lock free) with a history entry naming the fault. One real build serves the whole matrix: the
+    # outcome of a fault in a later phase does not depend on how the release's .next was made, so every scenario
+    # after the first copies that build's .next (validated and boot-tested like any other) instead of building it.
+    $matrixPhases = if ($Layout -eq 'InPlace') {
+        [ordered]@{ Preflight = 'Failed'; Lock = 'Failed'; Backup = 'Failed'; Fetch = 'Failed'; Build = 'RolledBack'; Validate = 'RolledBack'; Reload = 'RolledBack'; Health = 'RolledBack'; CachePurge = 'RolledBack' }
+    }
+    else {
+        [ordered]@{
+            Preflight = 'Failed'; Lock = 'Failed'; Backup = 'Failed'; Build = 'Failed'; Validate = 'Failed'; BootTest = 'Failed'
+            Switch = 'RolledBack'; Reload = 'RolledBack'; Health = 'RolledBack'; CachePurge = 'RolledBack'; Finalize = 'RolledBack'
+        }
+    }
+    # Into the phase (s) for the drop and the cancel: Switch is one rename, so its fault strikes at its start.
+    $faultDelays = @{ Build = 2; Switch = 0; Reload = 1; Health = 1 }
+    $faultMatrix = @(
+        foreach ($phase in $matrixPhases.Keys) { @{ Phase = $phase; Kind = 'Exception'; DelaySec = 0; Outcome = $matrixPhases[$phase]; ErrorId = 'UnexpectedFailure' } }
+        foreach ($kind in 'ConnectionDrop', 'Cancel') {
+            foreach ($phase in $faultDelays.Keys | Where-Object { $matrixPhases.Contains($_) } | Sort-Object { @($matrixPhases.Keys).IndexOf($_) }) {
+                @{ Phase = $phase; Kind = $kind; DelaySec = $faultDelays[$phase]; Outcome = $matrixPhases[$phase]; ErrorId = $(if ($kind -eq 'Cancel') { 'DeployCancelled' } else { 'SshConnectionLost' }) }
+            }
+        }
+    )
+
+    It 'Should end <Outcome> and consistent with <Kind> injected into <Phase> (fault matrix)' -ForEach $faultMatrix {
+        if (-not $script:matrixRef) {
+            $script:matrixRef = Get-NextRef
+            $script:matrixVersion = $script:lastVersion
+        }
+        if (-not $script:matrixRef) { Set-ItResult -Skipped -Because 'the configuration names no Good ref' }
+        $script:lastVersion = $script:matrixVersion
+        $extra = @{ FaultInjection = @{ Phase = $Phase; Kind = $Kind; DelaySec = $DelaySec } }
+        $touchesBuild = @($matrixPhases.Keys).IndexOf($Phase) -gt @($matrixPhases.Keys).IndexOf('Build') -or ($Phase -eq 'Build' -and $DelaySec -gt 0)
+        if ($rig -and $touchesBuild) {
+            # The first deploy that gets through the build builds for real and keeps a copy of its .next for the rest.
+            $extra.BuildCommand = if ($script:matrixBuilt) { 'rm -rf .next && cp -a "$HOME/aed-matrix-next" .next' }
+            else { 'npm run build && rm -rf "$HOME/aed-matrix-next" && cp -a .next "$HOME/aed-matrix-next"' }
+        }
+        $before = Get-LiveState
+        $run = Invoke-Rehearsal -Ref $script:matrixRef -Extra $extra
+        if ($touchesBuild -and $run.Record.Phases.Name -contains 'Validate') { $script:matrixBuilt = $true }
+        $bounded = $inPlace -and ($run.Record.Phases.Name -contains 'Build')
+        Assert-Rehearsal $run -Outcome $Outcome -FailedPhase $Phase -ErrorId $ErrorId -Before $before -Bounded:$bounded
+        $run.Record.FaultInjection | Should -Match $Phase
+        ($run.History | Select-Object -Last 1).FaultInjection | Should -Be $run.Record.FaultInjection -Because 'the history says what was injected'
+        if ($Outcome -eq 'Failed') {
+            $run.Record.Phases.Name | Should -Not -Contain 'Rollback' -Because 'nothing live had changed'
+        }
+        else {
+            ($run.Record.Phases | Where-Object Name -eq 'Rollback').Outcome | Should -Be 'Succeeded' -Because $run.Text
+        }
+        if ($Kind -eq 'Exception') { $run.Record.Reason | Should -Match 'InjectedFaultException' }
+        Assert-Consistent
     }
 
     It 'Should deploy the next good version after the interrupted deploys above' {

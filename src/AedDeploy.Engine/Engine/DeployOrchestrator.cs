@@ -460,9 +460,22 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
 
         try
         {
-            await new RemoteRunner(session.Shell, log).RunAsync("kill -KILL \"$PPID\"; sleep 5", cancellationToken, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            // The sshd process of this connection is the nearest ancestor named sshd (sshd-session on newer OpenSSH).
+            var result = await new RemoteRunner(session.Shell, log).RunAsync(
+                """
+                q=$PPID
+                while [ -n "$q" ] && [ "$q" -gt 1 ]; do
+                  case "$(tr '\0' ' ' < "/proc/$q/cmdline" 2>/dev/null)" in sshd*) kill -KILL "$q"; sleep 5; exit 0 ;; esac
+                  q=$(ps -o ppid= -p "$q" 2>/dev/null | tr -d ' ')
+                done
+                echo "no sshd process serves this command" >&2; exit 1
+                """,
+                cancellationToken, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            throw new AedDeployException(
+                "FaultInjectionFailed", FailureKind.InvalidOperation,
+                $"-FaultInjection could not cut the connection to {session.HostName} (exit {result.ExitStatus}): {result.Tail(3)}", session);
         }
-        catch (AedDeployException ex) when (ex.Kind is FailureKind.Connection or FailureKind.Timeout)
+        catch (AedDeployException ex) when (ex.Kind is FailureKind.Connection)
         {
             // The command dies with the connection: that is the point.
         }
