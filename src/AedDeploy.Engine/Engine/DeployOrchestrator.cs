@@ -11,8 +11,11 @@ public sealed class DeployRequest
     /// <summary>What proves the new version healthy; the rollback proves the old one with the same URLs and status.</summary>
     public required HealthRequest Health { get; init; }
 
-    /// <summary>The answers must come from the new build (its BUILD_ID in the body or an X-Build-Id header).</summary>
-    public bool VerifyBuildId { get; init; }
+    /// <summary>
+    /// Health must prove the new build answers (and the rollback's, the old one) wherever the answers show a build
+    /// id: an X-Build-Id header or the id in the body. On by default; off only when asked (-SkipBuildIdCheck).
+    /// </summary>
+    public bool VerifyBuildId { get; init; } = true;
 
     /// <summary>Boots a new release on a spare port before the live workers are touched (Release layout).</summary>
     public bool BootTest { get; init; } = true;
@@ -83,6 +86,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             var instances = await new Pm2Client(runner, target).ListRequiredAsync(cancellationToken).ConfigureAwait(false);
             var online = instances.Count(p => p.IsOnline);
             checks.Add(new("PM2 app", online == instances.Count, $"{online}/{instances.Count} instance(s) of {target.AppName} online"));
+            checks.Add(await AppFolderCheck.CheckAsync(runner, target, instances, cancellationToken).ConfigureAwait(false));
         }
         catch (AedDeployException ex)
         {
@@ -135,7 +139,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
                 return blocking is null
                     ? preflight
-                    : throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
+                    : throw new AedDeployException(blocking.ErrorId ?? "PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
             }, p => string.Join("; ", p.Checks.Select(c => $"{c.Name}: {c.Detail}")), cancellationToken).ConfigureAwait(false);
 
             await RunPhaseAsync(record, "Lock", 5, async token =>
@@ -189,10 +193,14 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             {
                 var expectation = request.VerifyBuildId ? request.Health.WithBuildId(build.BuildId) : request.Health;
                 var health = await new HealthService(session, target, log).CheckAsync(expectation, token).ConfigureAwait(false);
-                return health.Healthy
-                    ? health
-                    : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
-            }, h => $"healthy in {h.Duration.TotalSeconds:0.0} s", cancellationToken).ConfigureAwait(false);
+                if (!health.Healthy)
+                {
+                    throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
+                }
+
+                record.HealthProof = health.Proof;
+                return health;
+            }, h => $"healthy in {h.Duration.TotalSeconds:0.0} s, {HealthService.Describe(h.Proof)}", cancellationToken).ConfigureAwait(false);
 
             if (request.CachePath is not null)
             {
@@ -254,8 +262,9 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
 
         if (liveChanged && backup is not null)
         {
-            // The rollback proves the old version with the same URLs and status, not the new version's content.
-            var health = request.Health.ForRollback();
+            // The rollback proves the old version with the same URLs and status, not the new version's content,
+            // and, as the deploy proved the new build, that the old build is the one answering.
+            var health = request.Health.ForRollback(request.VerifyBuildId ? backup.BuildId : null);
             try
             {
                 await RunPhaseAsync(record, "Rollback", 95,
