@@ -33,7 +33,8 @@ public sealed class HealthProofTests
     [Fact]
     public void Without_a_header_the_body_naming_the_build_proves_it()
     {
-        Assert.Equal((HealthProof.BuildIdBody, null), HealthService.CheckBuildId(New, required: false, string.Empty, $"<script src=\"/_next/static/{New}/_buildManifest.js\">"));
+        // As a Next.js 16 page carries it, in its inline React Server Components payload.
+        Assert.Equal((HealthProof.BuildIdBody, null), HealthService.CheckBuildId(New, required: false, string.Empty, $"{{\"b\":\"{New}\"}}"));
     }
 
     [Fact]
