@@ -123,7 +123,7 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
             log.Warning(probes.Count == 0
                 ? $"No URL was probed: health does not prove that build {request.ExpectedBuildId} answers, only that PM2 keeps {target.AppName} up."
                 : $"{target.AppName} gives no build id (no X-Build-Id header, and build {request.ExpectedBuildId} is not in the answer): health proves the HTTP status only, "
-                  + "not that the new build answers. Load AedDeploy's ready preload (node_args, see about_AedDeploy) to add the header.");
+                  + $"not that build {request.ExpectedBuildId} answers. Load AedDeploy's ready preload (node_args, see about_AedDeploy) to add the header.");
         }
 
         log.Progress(Activity, problems.Count == 0 ? "Healthy" : "Unhealthy", 100);
