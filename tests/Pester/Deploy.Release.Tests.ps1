@@ -140,9 +140,11 @@ Describe 'Invoke-ZeroDowntimeDeploy, Release layout' -Tag Integration {
         Invoke-AedRigShell -Rig $rig -Command ("cd '$oldRelease' && PORT=$($rig.AppPort) pm2 start node_modules/next/dist/bin/next --name fixture-old -i 2 " +
             "--wait-ready --listen-timeout 10000 --node-args='-r $($rig.ReadyPreloadPath)' -- start --hostname 127.0.0.1") | Out-Null
         try {
+            # pm2 start returns before next start listens: wait until an old-build worker answers on the app's port.
             $appPids = (Get-AedRigPm2Process -Rig $rig).pid
-            $answeredBy = 1..12 | ForEach-Object { (Get-RigAppHealth $rig).pid }
-            @($answeredBy | Where-Object { $_ -notin $appPids }).Count | Should -BeGreaterThan 0 -Because 'the old-build app must share the port for this test to mean anything'
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            do { $answeredBy = (Get-RigAppHealth $rig).pid } until ($answeredBy -notin $appPids -or $watch.Elapsed.TotalSeconds -gt 60)
+            $answeredBy | Should -Not -BeIn $appPids -Because 'the old-build app must share the port for this test to mean anything'
 
             Publish-AedFixtureVersion -Rig $rig -Version 'shadowed' | Out-Null
             $record = Invoke-RigDeploy $rig $session Release -Extra @{ SkipBootTest = $true; MaximumRetryCount = 2; RequiredSuccesses = 6 }
