@@ -71,8 +71,11 @@
             ProbeSource        = 'Server'
             # The build id is checked by default wherever an answer shows one (the ready preload's X-Build-Id
             # header, or the id in the body). Strict: an answer that shows none fails too, so a server that lost
-            # the preload cannot pass on its status alone. SkipBuildIdCheck = $true would turn the check off.
+            # the preload cannot pass on its status alone.
             VerifyBuildId      = $true
+            # $true turns the build id check off (for an app whose X-Build-Id header means something else);
+            # it cannot be combined with VerifyBuildId.
+            SkipBuildIdCheck   = $false
             # How many answers in a row each URL must pass.
             RequiredSuccesses  = 3
             # Seconds one probe may take.
