@@ -141,10 +141,13 @@ Describe 'Invoke-ZeroDowntimeDeploy, Release layout' -Tag Integration {
             "--wait-ready --listen-timeout 10000 --node-args='-r $($rig.ReadyPreloadPath)' -- start --hostname 127.0.0.1") | Out-Null
         try {
             # pm2 start returns before next start listens: wait until an old-build worker answers on the app's port.
+            # Each request on a new connection (curl, as the health probes), or the primary keeps handing it to one worker.
             $appPids = (Get-AedRigPm2Process -Rig $rig).pid
+            $sample = "for i in 1 2 3 4 5 6 7 8; do curl -s http://127.0.0.1:$($rig.AppPort)/api/health; echo; done"
             $watch = [Diagnostics.Stopwatch]::StartNew()
-            do { $answeredBy = (Get-RigAppHealth $rig).pid } until ($answeredBy -notin $appPids -or $watch.Elapsed.TotalSeconds -gt 60)
-            $answeredBy | Should -Not -BeIn $appPids -Because 'the old-build app must share the port for this test to mean anything'
+            do { $strays = @(Invoke-AedRigShell -Rig $rig -Command $sample | ConvertFrom-Json | Where-Object pid -NotIn $appPids) }
+            until ($strays -or $watch.Elapsed.TotalSeconds -gt 60)
+            $strays | Should -Not -BeNullOrEmpty -Because 'the old-build app must share the port for this test to mean anything'
 
             Publish-AedFixtureVersion -Rig $rig -Version 'shadowed' | Out-Null
             $record = Invoke-RigDeploy $rig $session Release -Extra @{ SkipBootTest = $true; MaximumRetryCount = 2; RequiredSuccesses = 6 }
