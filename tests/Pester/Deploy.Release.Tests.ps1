@@ -39,6 +39,13 @@ Describe 'Invoke-ZeroDowntimeDeploy, Release layout' -Tag Integration {
         Get-RigHistory $rig | Should -BeNullOrEmpty
     }
 
+    It 'Should refuse -VerifyBuildId with -SkipBuildIdCheck before anything runs' {
+        $failure = { Invoke-ZeroDowntimeDeploy @app -Ref main -VerifyBuildId -SkipBuildIdCheck -Confirm:$false } | Should -Throw -PassThru
+        $failure.FullyQualifiedErrorId | Should -Be 'BuildIdCheckConflict,AedDeploy.Cmdlets.InvokeZeroDowntimeDeployCommand'
+        $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Get-RigHistory $rig | Should -BeNullOrEmpty
+    }
+
     It 'Should deploy a new version: built aside, boot-tested, switched, reloaded, healthy, cache purged, recorded' {
         $record = Invoke-RigDeploy $rig $session Release -Extra @{ ContentPattern = '"version":"2"' }
         $DeployError | Should -BeNullOrEmpty
