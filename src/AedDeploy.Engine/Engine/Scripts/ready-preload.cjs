@@ -11,7 +11,7 @@
 //    this worker loaded, so a health check can tell which build answered. It is read once, when the server
 //    starts listening (PM2 changes into the app's cwd only after preloads ran), and kept: an InPlace build
 //    rewrites .next under a running worker, which goes on serving what it loaded. The id is no secret: every
-//    page names it in its asset URLs.
+//    page already carries it (Next.js 16 in its inline RSC payload, "b":"<id>"; earlier versions in asset URLs).
 const cluster = require('node:cluster');
 const fs = require('node:fs');
 const http = require('node:http');
