@@ -69,9 +69,13 @@
             # Server: probes are sent from the server with curl, so a loopback-only port is reachable.
             # Client: from the machine that runs the deploy, as a visitor would.
             ProbeSource        = 'Server'
-            # The answers must carry the new build id (X-Build-Id header, or the id in the body): this app's
-            # /api/health returns it, so an old worker or a cached page cannot pass.
+            # The build id is checked by default wherever an answer shows one (the ready preload's X-Build-Id
+            # header, or the id in the body). Strict: an answer that shows none fails too, so a server that lost
+            # the preload cannot pass on its status alone.
             VerifyBuildId      = $true
+            # $true turns the build id check off (for an app whose X-Build-Id header means something else);
+            # it cannot be combined with VerifyBuildId.
+            SkipBuildIdCheck   = $false
             # How many answers in a row each URL must pass.
             RequiredSuccesses  = 3
             # Seconds one probe may take.
@@ -127,7 +131,7 @@
             BuildTimeout       = '00:30:00'
             # The health route on loopback, and the home page through the same port.
             HealthUrl          = @('http://127.0.0.1:3000/api/health', 'http://127.0.0.1:3000/')
-            # The answers must come from the new build.
+            # Every answer must show the new build id (strict; the check runs by default wherever one is shown).
             VerifyBuildId      = $true
             # Stricter than staging: five answers in a row per URL.
             RequiredSuccesses  = 5

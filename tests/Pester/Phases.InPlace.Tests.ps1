@@ -91,4 +91,20 @@ Describe 'Phase cmdlets, InPlace layout' -Tag Integration {
             Invoke-AedRigShell -Rig $rig -Command "mv '$($rig.AppRoot)/.next.backup.aside' '$($rig.AppRoot)/.next.backup'" | Out-Null
         }
     }
+
+    It 'Should fail Invoke-Pm2Reload when PM2 runs the app from another folder than the checkout' {
+        # pm2 reload does not re-read cwd: workers of an app PM2 first started elsewhere come back there, serving
+        # that folder's build whatever was built in the checkout.
+        $elsewhere = "$($rig.AppRoot)-elsewhere"
+        Invoke-AedRigShell -Rig $rig -Command "cp -al '$($rig.AppRoot)' '$elsewhere' && pm2 delete fixture && cd '$elsewhere' && pm2 start ecosystem.config.cjs" | Out-Null
+        try {
+            $null = Wait-AedRigHttp -Uri $healthUrl -TimeoutSec 60
+            $err = { Invoke-Pm2Reload @app -Confirm:$false } | Should -Throw -ErrorId 'Pm2ReloadUnhealthy,AedDeploy.Cmdlets.InvokePm2ReloadCommand' -PassThru
+            $err.Exception.Message | Should -Match ([regex]::Escape("has PM2 cwd $elsewhere, not the checkout $($rig.AppRoot)"))
+            $err.Exception.Message | Should -Match ([regex]::Escape("runs in $elsewhere, not $($rig.AppRoot)"))
+        }
+        finally {
+            Invoke-AedRigShell -Rig $rig -Command "pm2 delete fixture; cd '$($rig.AppRoot)' && pm2 start ecosystem.config.cjs && rm -rf '$elsewhere'" | Out-Null
+        }
+    }
 }

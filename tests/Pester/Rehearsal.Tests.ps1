@@ -220,6 +220,8 @@ Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsa
             if ($NewVersion) {
                 $after.BuildId | Should -Be $record.ToBuildId
                 if ($rig) { $after.Version | Should -Be $script:lastVersion; $after.NginxVersion | Should -Be $script:lastVersion }
+                # The rig's fixture loads the ready preload: health is proven by each answer's X-Build-Id.
+                if ($rig) { $record.HealthProof | Should -Be 'BuildIdHeader' -Because 'the preload''s header proves the new build answers' }
             }
             else {
                 $after.BuildId | Should -Be $Before.BuildId -Because 'the old build is live'

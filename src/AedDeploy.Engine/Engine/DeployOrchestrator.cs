@@ -11,8 +11,11 @@ public sealed class DeployRequest
     /// <summary>What proves the new version healthy; the rollback proves the old one with the same URLs and status.</summary>
     public required HealthRequest Health { get; init; }
 
-    /// <summary>The answers must come from the new build (its BUILD_ID in the body or an X-Build-Id header).</summary>
-    public bool VerifyBuildId { get; init; }
+    /// <summary>
+    /// Health must prove the new build answers (and the rollback's, the old one) wherever the answers show a build
+    /// id: an X-Build-Id header or the id in the body. On by default; off only when asked (-SkipBuildIdCheck).
+    /// </summary>
+    public bool VerifyBuildId { get; init; } = true;
 
     /// <summary>Boots a new release on a spare port before the live workers are touched (Release layout).</summary>
     public bool BootTest { get; init; } = true;
@@ -86,6 +89,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             var instances = await new Pm2Client(runner, target).ListRequiredAsync(cancellationToken).ConfigureAwait(false);
             var online = instances.Count(p => p.IsOnline);
             checks.Add(new("PM2 app", online == instances.Count, $"{online}/{instances.Count} instance(s) of {target.AppName} online"));
+            checks.Add(await AppFolderCheck.CheckAsync(runner, target, instances, cancellationToken).ConfigureAwait(false));
         }
         catch (AedDeployException ex)
         {
@@ -217,7 +221,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
         return blocking is null
             ? string.Join("; ", preflight.Checks.Select(c => $"{c.Name}: {c.Detail}"))
-            : throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
+            : throw new AedDeployException(blocking.ErrorId ?? "PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
     }
 
     private async Task<string?> LockPhaseAsync(DeployRun run, CancellationToken cancellationToken)
@@ -303,9 +307,13 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         var request = run.Request;
         var expectation = request.VerifyBuildId ? request.Health.WithBuildId(run.RequireBuild().BuildId) : request.Health;
         var health = await new HealthService(session, target, log).CheckAsync(expectation, cancellationToken).ConfigureAwait(false);
-        return health.Healthy
-            ? $"healthy in {health.Duration.TotalSeconds:0.0} s"
-            : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
+        if (!health.Healthy)
+        {
+            throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
+        }
+
+        run.Record.HealthProof = health.Proof;
+        return $"healthy in {health.Duration.TotalSeconds:0.0} s, {HealthService.Describe(health.Proof)}";
     }
 
     private async Task<string?> CachePurgePhaseAsync(DeployRun run, CancellationToken cancellationToken)
@@ -390,8 +398,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     {
         var backup = run.Backup ?? throw new AedDeployException("NoBackup", FailureKind.InvalidOperation, "There is no backup to go back to.", target.AppPath);
         var request = run.Request;
-        // The rollback proves the old version with the same URLs and status, not the new version's content.
-        var restored = await new RestoreService(session, target, log).RestoreAsync(backup, request.Health.ForRollback(), request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
+        // The rollback proves the old version with the same URLs and status, not the new version's content,
+        // and, as the deploy proved the new build, that the old build is the one answering.
+        var health = request.Health.ForRollback(request.VerifyBuildId ? backup.BuildId : null);
+        var restored = await new RestoreService(session, target, log).RestoreAsync(backup, health, request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
         if (request.CachePath is not null)
         {
             // nginx may have cached what the failed version served (during the reload and health check, or after

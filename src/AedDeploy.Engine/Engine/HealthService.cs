@@ -16,8 +16,14 @@ public sealed class HealthRequest
     /// <summary>A regular expression the body must match.</summary>
     public string? ContentPattern { get; init; }
 
-    /// <summary>The build id the answer must come from (in the body or an X-Build-Id header).</summary>
+    /// <summary>
+    /// The build id the answers must come from. An answer with an X-Build-Id header must carry this one; one
+    /// without must have it in its body, else it proves only its status (a warning), unless <see cref="RequireBuildId"/>.
+    /// </summary>
     public string? ExpectedBuildId { get; init; }
+
+    /// <summary>An answer that shows no build id at all fails, instead of proving only its status.</summary>
+    public bool RequireBuildId { get; init; }
 
     public ProbeSource Source { get; init; } = ProbeSource.Server;
 
@@ -40,15 +46,18 @@ public sealed class HealthRequest
     /// <summary>The same check, also requiring answers from <paramref name="buildId"/>.</summary>
     public HealthRequest WithBuildId(string buildId) => new()
     {
-        Urls = Urls, ExpectedStatus = ExpectedStatus, ContentPattern = ContentPattern, ExpectedBuildId = buildId, Source = Source,
+        Urls = Urls, ExpectedStatus = ExpectedStatus, ContentPattern = ContentPattern, ExpectedBuildId = buildId, RequireBuildId = RequireBuildId, Source = Source,
         MaximumRetryCount = MaximumRetryCount, RetryInterval = RetryInterval, RequiredSuccesses = RequiredSuccesses,
         ProbeTimeout = ProbeTimeout, StabilizationWindow = StabilizationWindow, CheckPm2 = CheckPm2,
     };
 
-    /// <summary>The check the old version must pass after a rollback: the same URLs and status, none of the new version's content.</summary>
-    public HealthRequest ForRollback() => new()
+    /// <summary>
+    /// The check the old version must pass after a rollback: the same URLs and status, none of the new version's
+    /// content, and answers from the old build <paramref name="buildId"/> (proven as the new one would have been).
+    /// </summary>
+    public HealthRequest ForRollback(string? buildId) => new()
     {
-        Urls = Urls, ExpectedStatus = ExpectedStatus, Source = Source,
+        Urls = Urls, ExpectedStatus = ExpectedStatus, ExpectedBuildId = buildId, RequireBuildId = RequireBuildId, Source = Source,
         MaximumRetryCount = MaximumRetryCount, RetryInterval = RetryInterval, RequiredSuccesses = RequiredSuccesses,
         ProbeTimeout = ProbeTimeout, StabilizationWindow = StabilizationWindow, CheckPm2 = CheckPm2,
     };
@@ -108,6 +117,15 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
             problems.AddRange(CheckStability(first, last));
         }
 
+        var proof = Weakest(probes.Select(p => p.Proof));
+        if (request.ExpectedBuildId is { Length: > 0 } && proof == HealthProof.Status && problems.Count == 0)
+        {
+            log.Warning(probes.Count == 0
+                ? $"No URL was probed: health does not prove that build {request.ExpectedBuildId} answers, only that PM2 keeps {target.AppName} up."
+                : $"{target.AppName} gives no build id (no X-Build-Id header, and build {request.ExpectedBuildId} is not in the answer): health proves the HTTP status only, "
+                  + $"not that build {request.ExpectedBuildId} answers. Load AedDeploy's ready preload (node_args, see about_AedDeploy) to add the header.");
+        }
+
         log.Progress(Activity, problems.Count == 0 ? "Healthy" : "Unhealthy", 100);
         return new HealthReport(session, target)
         {
@@ -115,8 +133,53 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
             Instances = last,
             Problems = problems,
             Duration = stopwatch.Elapsed,
+            Proof = proof,
         };
     }
+
+    /// <summary>
+    /// Ties one answer to <paramref name="expected"/>: the X-Build-Id header, which the ready preload sets to the
+    /// build the answering worker loaded, decides when present (an old worker's answer fails even if its body
+    /// names the new id); otherwise the body must contain the id, or the answer proves its status only.
+    /// </summary>
+    internal static (HealthProof Proof, string? Error) CheckBuildId(string? expected, bool required, string header, string body)
+    {
+        if (string.IsNullOrEmpty(expected))
+        {
+            return (HealthProof.Status, null);
+        }
+
+        if (header.Length > 0)
+        {
+            return header == expected ? (HealthProof.BuildIdHeader, null) : (HealthProof.Status, $"the answer comes from build {header} (X-Build-Id), not {expected}");
+        }
+
+        if (body.Contains(expected, StringComparison.Ordinal))
+        {
+            return (HealthProof.BuildIdBody, null);
+        }
+
+        return (HealthProof.Status, required ? $"the answer does not show build {expected} (no X-Build-Id header, not in the body)" : null);
+    }
+
+    /// <summary>How a proof reads in a phase detail.</summary>
+    public static string Describe(HealthProof proof) => proof switch
+    {
+        HealthProof.BuildIdHeader => "build id from header",
+        HealthProof.BuildIdBody => "build id from body",
+        _ => "status only, no build id",
+    };
+
+    /// <summary>The weakest proof: health is only as proven as its least proven answer.</summary>
+    internal static HealthProof Weakest(IEnumerable<HealthProof> proofs) =>
+        proofs.DefaultIfEmpty(HealthProof.Status).MinBy(Strength);
+
+    private static int Strength(HealthProof proof) => proof switch
+    {
+        HealthProof.BuildIdHeader => 2,
+        HealthProof.BuildIdBody => 1,
+        _ => 0,
+    };
 
     /// <summary>Every instance online, and none restarted between the two looks.</summary>
     internal static IEnumerable<string> CheckStability(IReadOnlyList<Pm2Process> first, IReadOnlyList<Pm2Process> last)
@@ -147,6 +210,7 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
         var stopwatch = Stopwatch.StartNew();
         var attempts = 0;
         var consecutive = 0;
+        var proofs = new List<HealthProof>();
         var pipeline = new ResiliencePipelineBuilder<ProbeAnswer>();
         if (request.MaximumRetryCount > 0)
         {
@@ -168,6 +232,7 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
             async token =>
             {
                 consecutive = 0;
+                proofs.Clear();
                 while (true)
                 {
                     attempts++;
@@ -176,6 +241,8 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
                     {
                         return answer;
                     }
+
+                    proofs.Add(answer.Proof);
 
                     if (++consecutive >= request.RequiredSuccesses)
                     {
@@ -196,6 +263,7 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
             ConsecutiveSuccesses = consecutive,
             Elapsed = stopwatch.Elapsed,
             Error = outcome.Error,
+            Proof = outcome.Passed ? Weakest(proofs) : HealthProof.Status,
         };
     }
 
@@ -206,25 +274,21 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
             : await ProbeFromClientAsync(http, url, request.ProbeTimeout, cancellationToken).ConfigureAwait(false);
         if (error is not null)
         {
-            return new ProbeAnswer(false, status, error);
+            return new ProbeAnswer(false, status, error, HealthProof.Status);
         }
 
         if (status != request.ExpectedStatus)
         {
-            return new ProbeAnswer(false, status, $"HTTP {status}, expected {request.ExpectedStatus}");
+            return new ProbeAnswer(false, status, $"HTTP {status}, expected {request.ExpectedStatus}", HealthProof.Status);
         }
 
         if (request.ContentPattern is not null && !Regex.IsMatch(body, request.ContentPattern, RegexOptions.None, TimeSpan.FromSeconds(1)))
         {
-            return new ProbeAnswer(false, status, $"the answer does not match '{request.ContentPattern}'");
+            return new ProbeAnswer(false, status, $"the answer does not match '{request.ContentPattern}'", HealthProof.Status);
         }
 
-        if (request.ExpectedBuildId is { Length: > 0 } buildId && buildIdHeader != buildId && !body.Contains(buildId, StringComparison.Ordinal))
-        {
-            return new ProbeAnswer(false, status, $"the answer does not come from build {buildId}{(buildIdHeader.Length > 0 ? $" (X-Build-Id: {buildIdHeader})" : string.Empty)}");
-        }
-
-        return new ProbeAnswer(true, status, null);
+        var (proof, buildIdError) = CheckBuildId(request.ExpectedBuildId, request.RequireBuildId, buildIdHeader, body);
+        return new ProbeAnswer(buildIdError is null, status, buildIdError, proof);
     }
 
     private static async Task<(int Status, string BuildIdHeader, string Body, string? Error)> ProbeFromServerAsync(
@@ -287,5 +351,5 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
         }
     }
 
-    private readonly record struct ProbeAnswer(bool Passed, int Status, string? Error);
+    private readonly record struct ProbeAnswer(bool Passed, int Status, string? Error, HealthProof Proof);
 }

@@ -13,9 +13,9 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
     private static readonly TimeSpan SettleLimit = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Reloads and checks. In the Release layout every new worker must run from the release <c>current</c>
-    /// points at. The previous ecosystem file (Release: in the folder the old workers ran from; InPlace: at
-    /// <paramref name="previousCommit"/>, by default git's ORIG_HEAD, the commit before the last reset) is
+    /// Reloads and checks. Every new worker must run what was built: from the release <c>current</c> points at
+    /// (Release) or from the checkout (InPlace), by PM2's cwd and by the worker's own. The previous ecosystem
+    /// file (Release: in the folder the old workers ran from; InPlace: at <paramref name="previousCommit"/>, by default git's ORIG_HEAD, the commit before the last reset) is
     /// compared with the new one, and the env keys the new file dropped are reported (PM2 keeps them).
     /// </summary>
     /// <param name="recovery">
@@ -39,7 +39,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             """,
             cancellationToken, arguments: [target.LivePath, before[0].Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]).ConfigureAwait(false);
         var folderLines = folders.Output.Split('\n', StringSplitOptions.TrimEntries);
-        var expectedRelease = target.Layout == DeployLayout.Release ? folderLines[0] : null;
+        var expectedFolder = folderLines[0];
         var previousFolder = folderLines.Length > 1 && folderLines[1].Length > 0 && folderLines[1] != folderLines[0] ? folderLines[1] : null;
         var previousVersion = previousFolder is not null ? null : target.Layout == DeployLayout.InPlace ? previousCommit ?? "ORIG_HEAD" : null;
         var ecosystem = await pm2.InspectEcosystemAsync(target.LivePath, cancellationToken).ConfigureAwait(false);
@@ -80,7 +80,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         var after = await pm2.ListAsync(cancellationToken).ConfigureAwait(false);
         var result = new ReloadResult(session, target)
         {
-            ReleasePath = expectedRelease,
+            ReleasePath = target.Layout == DeployLayout.Release ? expectedFolder : null,
             Before = before,
             After = after,
             StaleEnvironmentKeys = stale,
@@ -95,9 +95,9 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         }
 
         problems.AddRange(recovery ? CheckOnline(before, after) : CheckInstances(before, after));
-        if (expectedRelease is not null && problems.Count == 0)
+        if (problems.Count == 0)
         {
-            problems.AddRange(await CheckWorkingFoldersAsync(runner, after, expectedRelease, cancellationToken).ConfigureAwait(false));
+            problems.AddRange(await CheckWorkingFoldersAsync(runner, after, expectedFolder, cancellationToken).ConfigureAwait(false));
         }
 
         if (problems.Count == 0)
@@ -171,33 +171,49 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         }
     }
 
-    private async Task<IEnumerable<string>> CheckWorkingFoldersAsync(RemoteRunner runner, IReadOnlyList<Pm2Process> after, string expectedRelease, CancellationToken cancellationToken)
+    private async Task<IEnumerable<string>> CheckWorkingFoldersAsync(RemoteRunner runner, IReadOnlyList<Pm2Process> after, string expectedFolder, CancellationToken cancellationToken)
     {
-        // pm_cwd must stay the symlink path (PM2 fixes cwd at first start); /proc/<pid>/cwd shows where the worker really runs.
+        // pm_cwd is what PM2 follows on every reload; /proc/<pid>/cwd shows where the worker really runs.
         var resolved = await runner.RunAsync(
             """
             readlink -f -- "$1"; shift
-            for pid in "$@"; do printf '%s %s\n' "$pid" "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)"; done
+            while [ "$#" -ge 2 ]; do printf '%s\t%s\t%s\n' "$1" "$(readlink -f "/proc/$1/cwd" 2>/dev/null)" "$(readlink -f -- "$2" 2>/dev/null)"; shift 2; done
             """,
-            cancellationToken, arguments: [expectedRelease, .. after.Select(p => p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))]).ConfigureAwait(false);
+            cancellationToken,
+            arguments: [expectedFolder, .. after.SelectMany(p => new[] { p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), p.Cwd })]).ConfigureAwait(false);
         var lines = resolved.Output.TrimEnd('\n').Split('\n');
-        var expected = lines[0].Trim();
-        var problems = new List<string>();
-        foreach (var process in after.Where(p => p.Cwd.TrimEnd('/') != target.LivePath))
+        var workers = after.Select((process, i) =>
         {
-            problems.Add($"instance {process.PmId} has PM2 cwd {process.Cwd}, not {target.LivePath}: PM2 keeps it pinned to one release (run Initialize-DeployTarget to move the app to {target.LivePath})");
-        }
+            var parts = (lines.Length > i + 1 ? lines[i + 1] : string.Empty).Split('\t');
+            return new WorkerFolder(process, parts.Length > 1 ? parts[1] : string.Empty, parts.Length > 2 ? parts[2] : string.Empty);
+        }).ToList();
+        return CheckWorkingFolders(target, lines[0].Trim(), workers);
+    }
 
-        foreach (var line in lines.Skip(1))
+    /// <summary>
+    /// Every worker runs what was built: its /proc cwd resolves to <paramref name="expected"/> (the release current
+    /// points at, or the checkout). Release: pm_cwd must stay the <c>current</c> link, or the next reload stays
+    /// pinned; InPlace: pm_cwd must resolve to the checkout.
+    /// </summary>
+    internal static IEnumerable<string> CheckWorkingFolders(AppTarget target, string expected, IReadOnlyList<WorkerFolder> workers)
+    {
+        foreach (var worker in workers)
         {
-            var parts = line.Split(' ', 2);
-            if (parts.Length == 2 && parts[1].Trim() != expected)
+            var process = worker.Process;
+            if (target.Layout == DeployLayout.Release && process.Cwd.TrimEnd('/') != target.LivePath)
             {
-                problems.Add($"worker pid {parts[0]} runs in {parts[1].Trim()}, not {expected}");
+                yield return $"instance {process.PmId} has PM2 cwd {process.Cwd}, not {target.LivePath}: PM2 keeps it pinned to one release (run Initialize-DeployTarget to move the app to {target.LivePath})";
+            }
+            else if (target.Layout == DeployLayout.InPlace && worker.ResolvedPm2Cwd != expected)
+            {
+                yield return $"instance {process.PmId} has PM2 cwd {process.Cwd}, not the checkout {target.AppPath}: PM2 runs the app from another folder (deploy that folder with its own -AppPath)";
+            }
+
+            if (worker.WorkerCwd != expected)
+            {
+                yield return $"worker pid {process.Pid} runs in {(worker.WorkerCwd.Length > 0 ? worker.WorkerCwd : "an unknown folder")}, not {expected}";
             }
         }
-
-        return problems;
     }
 
     /// <summary>
@@ -254,3 +270,6 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         return previous.EnvKeys.Except(current.EnvKeys, StringComparer.Ordinal).Where(runningKeys.Contains).Order(StringComparer.Ordinal).ToList();
     }
 }
+
+/// <summary>A PM2 worker with its working folder (/proc/&lt;pid&gt;/cwd) and its pm_cwd, both resolved.</summary>
+internal sealed record WorkerFolder(Pm2Process Process, string WorkerCwd, string ResolvedPm2Cwd);

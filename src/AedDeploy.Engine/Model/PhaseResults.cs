@@ -148,6 +148,9 @@ public sealed class ProbeResult
 
     /// <summary>Why the last failed probe failed.</summary>
     public string? Error { get; init; }
+
+    /// <summary>How the passing answers were tied to the expected build (the weakest of them).</summary>
+    public HealthProof Proof { get; init; } = HealthProof.Status;
 }
 
 /// <summary>What proved that the answers came from the expected build.</summary>

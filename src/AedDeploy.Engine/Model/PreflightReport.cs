@@ -1,7 +1,10 @@
 namespace AedDeploy;
 
-/// <summary>One read-only check made before a deploy.</summary>
-public sealed record PreflightCheck(string Name, bool Passed, string Detail);
+/// <summary>One read-only check made before a deploy; a failed check with its own error id stops a deploy with that id.</summary>
+public sealed record PreflightCheck(string Name, bool Passed, string Detail, string? ErrorId = null);
+
+/// <summary>A working folder PM2 stored for an app (pm_cwd), resolved, and its parent folder resolved.</summary>
+public sealed record Pm2Folder(string Cwd, string Resolved, string ResolvedParent);
 
 /// <summary>What a deploy would start from, checked without changing anything (Invoke-ZeroDowntimeDeploy -WhatIf).</summary>
 public sealed class PreflightReport : PhaseResult

@@ -16,7 +16,7 @@ internal static class DeployConfiguration
     [
         "HostName", "Port", "UserName", "KeyFilePath", "KnownHostsPath", "HostKeyFingerprint",
         "AppPath", "AppName", "Layout", "Ref", "Repository", "BuildCommand", "Pm2Path", "EcosystemFile",
-        "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "MaximumRetryCount", "RetryIntervalSec",
+        "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "SkipBuildIdCheck", "MaximumRetryCount", "RetryIntervalSec",
         "RequiredSuccesses", "TimeoutSec", "StabilizationSec", "CachePath", "NginxTestCommand", "NginxReloadCommand", "StrictCachePurge",
         "KeepReleases", "LockWaitTimeout", "BuildTimeout", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
     ];

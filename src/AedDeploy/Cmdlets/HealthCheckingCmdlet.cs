@@ -21,7 +21,7 @@ public abstract class HealthCheckingCmdlet : AppCmdlet
     [ValidateNotNullOrEmpty]
     public string? ContentPattern { get; set; }
 
-    /// <summary>The build id the answers must come from (found in the body or an X-Build-Id header).</summary>
+    /// <summary>The build id every answer must show (in an X-Build-Id header or the body); an answer showing none fails.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? ExpectedBuildId { get; set; }
@@ -62,6 +62,7 @@ public abstract class HealthCheckingCmdlet : AppCmdlet
         ExpectedStatus = ExpectedStatus,
         ContentPattern = ContentPattern,
         ExpectedBuildId = ExpectedBuildId,
+        RequireBuildId = ExpectedBuildId is not null,
         Source = Source,
         MaximumRetryCount = MaximumRetryCount,
         RetryInterval = TimeSpan.FromSeconds(RetryIntervalSec),

@@ -5,7 +5,8 @@ namespace AedDeploy.Cmdlets;
 
 /// <summary>
 /// Reloads the app's PM2 workers one at a time and proves it from the process list: every instance
-/// online, restarted exactly once, and (Release layout) running from the release current points at.
+/// online, restarted exactly once, and running from the release current points at (Release layout) or
+/// from the checkout (InPlace), by PM2's cwd and by each worker's own.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "Pm2Reload", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ReloadResult))]

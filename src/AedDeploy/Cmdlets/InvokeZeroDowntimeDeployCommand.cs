@@ -143,9 +143,16 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [Alias("Source")]
     public ProbeSource ProbeSource { get; set; } = ProbeSource.Server;
 
-    /// <summary>The answers must come from the new build: its BUILD_ID in the body or an X-Build-Id header (for apps that expose it).</summary>
+    /// <summary>
+    /// Every answer must show the new build id; an app that shows none fails health. Without it, an answer
+    /// showing no build id proves its status only (with a warning); one showing another build id always fails.
+    /// </summary>
     [Parameter]
     public SwitchParameter VerifyBuildId { get; set; }
+
+    /// <summary>Leaves out the build id check (for an app whose X-Build-Id header carries something else).</summary>
+    [Parameter]
+    public SwitchParameter SkipBuildIdCheck { get; set; }
 
     [Parameter]
     [ValidateRange(1, 100)]
@@ -244,6 +251,13 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             return;
         }
 
+        var strictBuildId = Setting(nameof(VerifyBuildId), VerifyBuildId.ToBool());
+        var skipBuildId = Setting(nameof(SkipBuildIdCheck), SkipBuildIdCheck.ToBool());
+        if (strictBuildId && skipBuildId)
+        {
+            ThrowArgumentError("BuildIdCheckConflict", "-VerifyBuildId requires the build id and -SkipBuildIdCheck leaves it out: give one of them.", nameof(SkipBuildIdCheck));
+        }
+
         var request = new DeployRequest
         {
             Build = new BuildRequest
@@ -264,8 +278,9 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 RequiredSuccesses = Setting(nameof(RequiredSuccesses), RequiredSuccesses),
                 ProbeTimeout = TimeSpan.FromSeconds(Setting(nameof(TimeoutSec), TimeoutSec)),
                 StabilizationWindow = TimeSpan.FromSeconds(Setting(nameof(StabilizationSec), StabilizationSec)),
+                RequireBuildId = strictBuildId,
             },
-            VerifyBuildId = Setting(nameof(VerifyBuildId), VerifyBuildId.ToBool()),
+            VerifyBuildId = !skipBuildId,
             ReloadTimeout = Setting(nameof(ReloadTimeout), ReloadTimeout),
             BootTest = !Setting(nameof(SkipBootTest), SkipBootTest.ToBool()),
             BootTestTimeout = Setting(nameof(BootTestTimeout), BootTestTimeout),

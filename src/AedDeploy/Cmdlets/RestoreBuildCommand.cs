@@ -29,7 +29,8 @@ public sealed class RestoreBuildCommand : HealthCheckingCmdlet
             return;
         }
 
-        var health = HealthRequest;
+        // Unless told otherwise, the restored build must be the one answering, wherever the answers show a build id.
+        var health = ExpectedBuildId is null && Backup.BuildId.Length > 0 ? HealthRequest.WithBuildId(Backup.BuildId) : HealthRequest;
         WriteObject(RunPhase((target, log, token) => new RestoreService(Session, target, log).RestoreAsync(Backup, health, ReloadTimeout, token)));
     }
 }

@@ -7,9 +7,16 @@
 //    before: a worker that exits before answering that hand-off leaves the connection open in the primary
 //    with nobody to serve it, and the client times out (measured: one request in a few thousand during a
 //    reload). Alive, the worker refuses it and the primary passes it to another worker.
+// 3. Adds an X-Build-Id header to every response (pages, API routes, static files): the BUILD_ID of the build
+//    this worker loaded, so a health check can tell which build answered. It is read once, when the server
+//    starts listening (PM2 changes into the app's cwd only after preloads ran), and kept: an InPlace build
+//    rewrites .next under a running worker, which goes on serving what it loaded. The id is no secret: every
+//    page already carries it (Next.js 16 in its inline RSC payload, "b":"<id>"; earlier versions in asset URLs).
 const cluster = require('node:cluster');
+const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
+const path = require('node:path');
 
 const LINGER_MS = 500;
 
@@ -29,6 +36,24 @@ if (cluster.isWorker) {
     return undefined;
   };
 }
+
+let buildId;
+const ownBuildId = () => {
+  if (buildId === undefined) {
+    try {
+      buildId = fs.readFileSync(path.join(process.cwd(), '.next', 'BUILD_ID'), 'utf8').trim();
+    } catch {
+      buildId = '';
+    }
+  }
+  return buildId;
+};
+const emitWithBuildId = http.Server.prototype.emit;
+http.Server.prototype.emit = function (event, req, res) {
+  if (event === 'listening') ownBuildId();
+  else if (event === 'request' && ownBuildId() && !res.headersSent) res.setHeader('X-Build-Id', buildId);
+  return emitWithBuildId.apply(this, arguments);
+};
 
 if (process.send) {
   const token = String(process.pid);
