@@ -66,7 +66,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             throw FetchFailure(fetch, request.Ref, releasePath);
         }
 
-        var commit = LastLine(fetch.Output);
+        var commit = RemoteAnswer.Lines(fetch, "fetch-release.sh", 1)[0];
         var record = new ReleaseRecord(id, request.Ref, commit, string.Empty, ReleaseStatus.Building, createdAt, null, null);
         await store.WriteRecordAsync(record, cancellationToken).ConfigureAwait(false);
         try
@@ -124,8 +124,8 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             throw;
         }
 
-        // Exit 11 (no such ref) and 12 (fetch failed) come before the reset; anything else may come after it.
-        if (fetch.ExitStatus is not (11 or 12))
+        // No such ref and a failed fetch come before the reset; anything else may come after it.
+        if (fetch.ExitStatus is not (ScriptExitCodes.Fetch.RefNotFound or ScriptExitCodes.Fetch.FetchFailed))
         {
             liveChanging();
         }
@@ -135,9 +135,9 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             throw FetchFailure(fetch, request.Ref, target.AppPath);
         }
 
-        var lines = fetch.Output.TrimEnd('\n').Split('\n');
-        var commit = lines[^2].Trim();
-        var previousLockHash = lines[^1].Trim();
+        var answer = RemoteAnswer.Lines(fetch, "fetch-inplace.sh", 2);
+        var commit = answer[0];
+        var previousLockHash = answer[1];
 
         log.Progress(Activity, "Installing dependencies", 20);
         var installMode = await InstallAsync(runner, target.AppPath, string.Empty, previousLockHash, request, cancellationToken).ConfigureAwait(false);
@@ -164,10 +164,18 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             throw new AedDeployException(
                 "DependencyInstallFailed", FailureKind.InvalidResult,
                 $"Installing dependencies in {folder} failed on {runner.Shell.HostName} (exit {install.ExitStatus}):\n{install.Tail()}",
-                folder);
+                folder)
+            {
+                AppOutput = AppOutputText.Bound(install.Tail(AppOutputText.MaxLines)),
+            };
         }
 
-        var mode = LastLine(install.Output);
+        var mode = RemoteAnswer.Lines(install, "install-dependencies.sh", 1)[0];
+        if (mode is not ("ci" or "install" or "skipped"))
+        {
+            throw RemoteAnswer.Invalid(install, "install-dependencies.sh", $"'{Names.Printable(mode)}' is not an install mode");
+        }
+
         runner.Log.Verbose($"Dependencies: {mode}.");
         return mode;
     }
@@ -177,11 +185,14 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         var build = await runner.RunScriptAsync("build-app.sh", [folder, request.BuildCommand], cancellationToken, request.BuildTimeout).ConfigureAwait(false);
         if (!build.Succeeded)
         {
-            var (id, what) = build.ExitStatus == 14 ? ("PrismaGenerateFailed", "prisma generate") : ("BuildFailed", $"'{request.BuildCommand}'");
+            var (id, what) = build.ExitStatus == ScriptExitCodes.BuildApp.PrismaGenerateFailed ? ("PrismaGenerateFailed", "prisma generate") : ("BuildFailed", $"'{request.BuildCommand}'");
             throw new AedDeployException(
                 id, FailureKind.InvalidResult,
                 $"{what} failed in {folder} on {runner.Shell.HostName} (exit {build.ExitStatus}):\n{build.Tail(30)}",
-                folder);
+                folder)
+            {
+                AppOutput = AppOutputText.Bound(build.Tail(AppOutputText.MaxLines)),
+            };
         }
 
         var buildId = await runner.RunAsync("cat -- \"$1/.next/BUILD_ID\" 2>/dev/null || true", cancellationToken, arguments: [folder]).ConfigureAwait(false);
@@ -190,17 +201,15 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
     private AedDeployException FetchFailure(CommandResult fetch, string gitRef, string folder) => fetch.ExitStatus switch
     {
-        11 => new AedDeployException(
+        ScriptExitCodes.Fetch.RefNotFound => new AedDeployException(
             "BuildRefNotFound", FailureKind.NotFound,
             $"'{gitRef}' is not a branch, tag or commit of the app's repository on {session.HostName}. Nothing was changed.\n{fetch.Tail(5)}",
             gitRef),
-        10 => new AedDeployException(
+        ScriptExitCodes.Fetch.ReleaseExists => new AedDeployException(
             "ReleaseExists", FailureKind.InvalidOperation,
             $"{folder} already exists on {session.HostName}. Give another -ReleaseId.", folder),
         _ => new AedDeployException(
             "FetchFailed", FailureKind.InvalidOperation,
             $"Getting '{gitRef}' into {folder} failed on {session.HostName} (exit {fetch.ExitStatus}):\n{fetch.Tail()}", folder),
     };
-
-    private static string LastLine(string output) => output.TrimEnd('\n').Split('\n')[^1].Trim();
 }

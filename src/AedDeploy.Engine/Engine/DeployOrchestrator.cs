@@ -182,7 +182,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 }, _ => $"current → {build.ReleaseId}", cancellationToken).ConfigureAwait(false);
             }
 
-            await RunPhaseAsync(record, "Reload", 75, token => new ReloadService(session, target, log).ReloadAsync(request.ReloadTimeout, token, previousCommit: backup.Commit),
+            var reloaded = await RunPhaseAsync(record, "Reload", 75, token => new ReloadService(session, target, log).ReloadAsync(request.ReloadTimeout, token, previousCommit: backup.Commit),
                 r => $"{r.Instances} instance(s) reloaded{(r.Warnings.Count > 0 ? $"; {r.Warnings.Count} warning(s)" : string.Empty)}", cancellationToken).ConfigureAwait(false);
 
             await RunPhaseAsync(record, "Health", 85, async token =>
@@ -191,7 +191,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 var health = await new HealthService(session, target, log).CheckAsync(expectation, token).ConfigureAwait(false);
                 return health.Healthy
                     ? health
-                    : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
+                    : throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health)
+                    {
+                        AppOutput = await new ReloadService(session, target, log).ReadAppOutputSinceAsync(reloaded, token).ConfigureAwait(false),
+                    };
             }, h => $"healthy in {h.Duration.TotalSeconds:0.0} s", cancellationToken).ConfigureAwait(false);
 
             if (request.CachePath is not null)
@@ -226,6 +229,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             failure = ex;
             record.ErrorId = ex is AedDeployException known ? known.ErrorId : "DeployCancelled";
             record.Reason = ex is OperationCanceledException ? "cancelled (Ctrl+C)" : FirstLine(ex.Message);
+            record.AppOutput = (ex as AedDeployException)?.AppOutput;
             record.Outcome = DeploymentOutcome.Failed;
             await RecoverAsync(record, request, backup, liveChanged).ConfigureAwait(false);
         }
@@ -338,7 +342,8 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     {
         var store = new ReleaseStore(session, target, log);
         var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
-        var built = releases.Single(r => r.Id == build.ReleaseId);
+        var built = releases.FirstOrDefault(r => r.Id == build.ReleaseId)
+            ?? throw new AedDeployException("ReleaseMissing", FailureKind.InvalidResult, $"Release {build.ReleaseId} is not among the releases listed on {session.HostName}.", build.ReleaseId);
         await store.WriteRecordAsync(
             new ReleaseRecord(built.Id, build.Ref, build.Commit, build.BuildId, ReleaseStatus.Verified, built.CreatedAt ?? DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null),
             cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Globalization;
 
 namespace AedDeploy.Engine;
 
@@ -93,7 +93,7 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
             "end-stray-workers.js",
             [target.AppName, .. listed.Select(p => p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))],
             cancellationToken, ListTimeout).ConfigureAwait(false);
-        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return RemoteAnswer.SplitLines(result.Output).Where(l => l.Length > 0).ToList();
     }
 
     /// <summary>
@@ -119,7 +119,79 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
     {
         var result = await runner.RunScriptAsync("inspect-ecosystem.js", [folder, target.EcosystemFile, target.AppName, .. commit is null ? Array.Empty<string>() : [commit]], cancellationToken, ListTimeout)
             .ConfigureAwait(false);
-        return result.Succeeded ? JsonSerializer.Deserialize<EcosystemInfo>(result.Output, ReleaseStore.JsonOptions) : null;
+        return result.Succeeded ? RemoteAnswer.Deserialize<EcosystemInfo>(result, "inspect-ecosystem.js", ReleaseStore.JsonOptions) : null;
+    }
+
+    /// <summary>
+    /// How long the PM2 log files of <paramref name="processes"/> are now (their stderr logs first), so that what
+    /// the app writes from here on can be read back with <see cref="ReadLogsSinceAsync"/>. Diagnostics only: when
+    /// the sizes cannot be read there are no marks, and no failure.
+    /// </summary>
+    internal async Task<IReadOnlyList<Pm2LogMark>> MarkLogsAsync(IReadOnlyList<Pm2Process> processes, CancellationToken cancellationToken)
+    {
+        var paths = processes.Select(p => p.ErrorLogPath).Concat(processes.Select(p => p.OutLogPath))
+            .Where(p => p.Length > 0).Distinct(StringComparer.Ordinal).ToList();
+        if (paths.Count == 0)
+        {
+            return [];
+        }
+
+        var result = await runner.RunAsync(
+            """
+            for f in "$@"; do stat -c %s -- "$f" 2>/dev/null || echo 0; done
+            """,
+            cancellationToken, ListTimeout, paths).ConfigureAwait(false);
+        var sizes = RemoteAnswer.SplitLines(result.Output);
+        if (sizes.Count != paths.Count)
+        {
+            runner.Log.Verbose($"The sizes of PM2's log files could not be read ({result.Tail(3)}); a failure will not show the app's log lines.");
+            return [];
+        }
+
+        return paths.Select((path, i) => new Pm2LogMark(path, long.TryParse(sizes[i], CultureInfo.InvariantCulture, out var size) ? size : 0)).ToList();
+    }
+
+    /// <summary>
+    /// What the app appended to its PM2 log files since <paramref name="marks"/> were taken: the last lines of
+    /// each file, bounded as a whole (<see cref="AppOutputText"/>); null when it wrote nothing or the logs cannot
+    /// be read. PM2's logs hold what the app printed, never its environment (that is in pm2 jlist, never read here).
+    /// </summary>
+    internal async Task<string?> ReadLogsSinceAsync(IReadOnlyList<Pm2LogMark> marks, CancellationToken cancellationToken)
+    {
+        if (marks.Count == 0)
+        {
+            return null;
+        }
+
+        var budget = AppOutputText.MaxChars / marks.Count;
+        try
+        {
+            var result = await runner.RunAsync(
+                """
+                lines=$1 budget=$2; shift 2
+                while [ $# -ge 2 ]; do
+                  f=$1 offset=$2; shift 2
+                  size=$(stat -c %s -- "$f" 2>/dev/null) || continue
+                  # A log PM2 rotated or flushed since the mark is read from its start.
+                  [ "$size" -lt "$offset" ] && offset=0
+                  [ "$size" -gt "$offset" ] || continue
+                  printf '==> %s <==\n' "$f"
+                  tail -c +"$((offset + 1))" -- "$f" | tail -n "$lines" | tail -c "$budget"
+                  echo
+                done
+                """,
+                cancellationToken, ListTimeout,
+                [AppOutputText.MaxLines.ToString(CultureInfo.InvariantCulture), budget.ToString(CultureInfo.InvariantCulture),
+                 .. marks.SelectMany(m => new[] { m.Path, m.Offset.ToString(CultureInfo.InvariantCulture) })],
+                sensitiveOutput: true).ConfigureAwait(false);
+            return AppOutputText.Bound(result.Output);
+        }
+        catch (AedDeployException ex)
+        {
+            // The failure being reported matters more than its diagnostics.
+            runner.Log.Verbose($"The app's PM2 log lines could not be read: {ex.Message}");
+            return null;
+        }
     }
 
     /// <summary>
