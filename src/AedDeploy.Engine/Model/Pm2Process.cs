@@ -97,5 +97,5 @@ public sealed class Pm2Process
     public override string ToString() => $"{Name}#{PmId} {Status} pid {Pid} restarts {RestartTime}";
 }
 
-/// <summary>A PM2 log file and its length in bytes at one moment.</summary>
-internal sealed record Pm2LogMark(string Path, long Offset);
+/// <summary>A PM2 log file (of stderr when <paramref name="IsError"/>, else of stdout) and its length in bytes at one moment.</summary>
+internal sealed record Pm2LogMark(string Path, long Offset, bool IsError);
