@@ -71,6 +71,44 @@ export function proxy() {
             Replace = "export async function GET() {`n  await new Promise((resolve) => setTimeout(resolve, 10_000));"
         }
     )
+    # The ecosystem file prints when it is loaded, as real ones do (dotenv 17 logs a line by default, JSON
+    # loggers print JSON): lines on stdout and stderr, one a JSON object shaped like a script's answer.
+    NoisyEcosystem  = @(
+        @{
+            Path    = 'ecosystem.config.cjs'
+            Find    = "const dotEnv = readDotEnv(path.join(__dirname, '.env'));`n"
+            Replace = @"
+const dotEnv = readDotEnv(path.join(__dirname, '.env'));
+console.log('[dotenv@17.2.3] injecting env (' + Object.keys(dotEnv).length + ') from .env -- fixture NoisyEcosystem');
+console.log(JSON.stringify({ found: false, envKeys: [], waitReady: false, listenTimeout: 1, nodeArgs: [], cwd: '/forged', passed: false, note: 'fixture NoisyEcosystem stdout' }));
+console.error(JSON.stringify({ level: 'info', msg: 'fixture NoisyEcosystem stderr' }));
+console.error('fixture NoisyEcosystem plain stderr');
+
+"@
+        }
+    )
+    # next.config prints when it is loaded (by next build, and by next start in every worker).
+    NoisyNextConfig = @(
+        @{
+            Path    = 'next.config.mjs'
+            Find    = 'export default nextConfig;'
+            Replace = @"
+console.log('fixture NoisyNextConfig stdout');
+console.log(JSON.stringify({ buildId: 'forged', checks: [], note: 'fixture NoisyNextConfig json' }));
+console.error('fixture NoisyNextConfig stderr');
+export default nextConfig;
+"@
+        }
+    )
+    # /api/health throws (Next answers 500 and logs the error on stderr); pages are unaffected, so the
+    # workers still get ready. The thrown text is what the deploy's error must show.
+    HealthThrows    = @(
+        @{
+            Path    = 'app/api/health/route.ts'
+            Find    = 'export function GET() {'
+            Replace = "export function GET() {`n  if (process.env.NODE_ENV === 'production') throw new Error('fixture HealthThrows: the health route threw');"
+        }
+    )
     # Drops FEATURE_FLAG=on from the ecosystem env; /api/health reports featureFlag. `pm2 reload
     # --update-env` keeps the old key, so only a fresh start shows featureFlag: null.
     RemoveEnvKey    = @(
@@ -1070,7 +1108,7 @@ function Publish-AedFixtureVersion {
         [Parameter(Mandatory)] $Rig,
         [Parameter(Mandatory)] [ValidatePattern('^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$')] [string] $Version,
         [ValidatePattern('^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$')] [string] $Branch = 'main',
-        [ValidateSet('None', 'TypeScriptError', 'BadDependency', 'BrokenEcosystem', 'CrashAtBoot', 'Answer500', 'SlowHealth', 'RemoveEnvKey')]
+        [ValidateSet('None', 'TypeScriptError', 'BadDependency', 'BrokenEcosystem', 'CrashAtBoot', 'Answer500', 'SlowHealth', 'RemoveEnvKey', 'NoisyEcosystem', 'NoisyNextConfig', 'HealthThrows')]
         [string] $Change = 'None'
     )
     $wt = $Rig.WorkTreePath

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json;
 
 namespace AedDeploy.Engine;
 
@@ -23,16 +22,16 @@ public sealed class ArtifactInspector(DeploySession session, AppTarget target, I
                 folder);
         }
 
-        using var document = JsonDocument.Parse(result.Output);
-        var root = document.RootElement;
-        var checks = root.GetProperty("checks").EnumerateArray()
-            .Select(c => new ArtifactCheck(c.GetProperty("name").GetString()!, c.GetProperty("passed").GetBoolean(), c.GetProperty("detail").GetString()!))
-            .ToList();
+        var (buildId, checks) = RemoteAnswer.Json(result, "inspect-build.js", root => (
+            root.GetProperty("buildId").GetString() ?? string.Empty,
+            root.GetProperty("checks").EnumerateArray()
+                .Select(c => new ArtifactCheck(c.GetProperty("name").GetString() ?? string.Empty, c.GetProperty("passed").GetBoolean(), c.GetProperty("detail").GetString() ?? string.Empty))
+                .ToList()));
         return new ArtifactReport(session, target)
         {
             ReleaseId = releaseId,
             ReleasePath = folder,
-            BuildId = root.GetProperty("buildId").GetString() ?? string.Empty,
+            BuildId = buildId,
             Checks = checks,
             Duration = stopwatch.Elapsed,
         };

@@ -54,7 +54,7 @@ public sealed class BackupService(DeploySession session, AppTarget target, IDepl
         return new BuildBackup(session, target)
         {
             BackupPath = $"{target.AppPath}/.next.backup",
-            Commit = result.Output.Trim().Split('\n')[^1],
+            Commit = RemoteAnswer.Lines(result, "backup-inplace.sh", 1)[0],
             BuildId = live.BuildId,
             Duration = stopwatch.Elapsed,
         };

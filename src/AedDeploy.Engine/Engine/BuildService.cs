@@ -60,7 +60,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         Names.ValidateGitRef(gitRef);
         var fetch = await new RemoteRunner(session.Shell, log).RunScriptAsync("fetch-inplace.sh", [target.AppPath, gitRef, "resolve"], cancellationToken, FetchTimeout)
             .ConfigureAwait(false);
-        return fetch.Succeeded ? LastLine(fetch.Output) : throw FetchFailure(fetch, gitRef, target.AppPath);
+        return fetch.Succeeded ? RemoteAnswer.Lines(fetch, "fetch-inplace.sh", 1)[0] : throw FetchFailure(fetch, gitRef, target.AppPath);
     }
 
     private async Task<BuildResult> BuildReleaseAsync(BuildRequest request, CancellationToken cancellationToken)
@@ -81,7 +81,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             throw FetchFailure(fetch, request.Ref, releasePath);
         }
 
-        var commit = LastLine(fetch.Output);
+        var commit = RemoteAnswer.Lines(fetch, "fetch-release.sh", 1)[0];
         var record = new ReleaseRecord(id, request.Ref, commit, string.Empty, ReleaseStatus.Building, createdAt, null, null);
         await store.WriteRecordAsync(record, cancellationToken).ConfigureAwait(false);
         try
@@ -129,14 +129,15 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         var runner = new RemoteRunner(session.Shell, log);
         log.Progress(Activity, $"Fetching {request.Ref} and resetting {target.AppPath}", 5);
         var fetch = await runner.RunScriptAsync("fetch-inplace.sh", [target.AppPath, request.Commit ?? request.Ref], cancellationToken, FetchTimeout).ConfigureAwait(false);
+
         if (!fetch.Succeeded)
         {
             throw FetchFailure(fetch, request.Ref, target.AppPath);
         }
 
-        var lines = fetch.Output.TrimEnd('\n').Split('\n');
-        var commit = lines[^2].Trim();
-        var previousLockHash = lines[^1].Trim();
+        var answer = RemoteAnswer.Lines(fetch, "fetch-inplace.sh", 2);
+        var commit = answer[0];
+        var previousLockHash = answer[1];
 
         log.Progress(Activity, "Installing dependencies", 20);
         var installMode = await InstallAsync(runner, target.AppPath, string.Empty, previousLockHash, request, cancellationToken).ConfigureAwait(false);
@@ -163,10 +164,18 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             throw new AedDeployException(
                 "DependencyInstallFailed", FailureKind.InvalidResult,
                 $"Installing dependencies in {folder} failed on {runner.Shell.HostName} (exit {install.ExitStatus}):\n{install.Tail()}",
-                folder);
+                folder)
+            {
+                AppOutput = AppOutputText.Bound(install.Tail(AppOutputText.MaxLines)),
+            };
         }
 
-        var mode = LastLine(install.Output);
+        var mode = RemoteAnswer.Lines(install, "install-dependencies.sh", 1)[0];
+        if (mode is not ("ci" or "install" or "skipped"))
+        {
+            throw RemoteAnswer.Invalid(install, "install-dependencies.sh", $"'{Names.Printable(mode)}' is not an install mode");
+        }
+
         runner.Log.Verbose($"Dependencies: {mode}.");
         return mode;
     }
@@ -176,11 +185,14 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         var build = await runner.RunScriptAsync("build-app.sh", [folder, request.BuildCommand], cancellationToken, request.BuildTimeout).ConfigureAwait(false);
         if (!build.Succeeded)
         {
-            var (id, what) = build.ExitStatus == 14 ? ("PrismaGenerateFailed", "prisma generate") : ("BuildFailed", $"'{request.BuildCommand}'");
+            var (id, what) = build.ExitStatus == ScriptExitCodes.BuildApp.PrismaGenerateFailed ? ("PrismaGenerateFailed", "prisma generate") : ("BuildFailed", $"'{request.BuildCommand}'");
             throw new AedDeployException(
                 id, FailureKind.InvalidResult,
                 $"{what} failed in {folder} on {runner.Shell.HostName} (exit {build.ExitStatus}):\n{build.Tail(30)}",
-                folder);
+                folder)
+            {
+                AppOutput = AppOutputText.Bound(build.Tail(AppOutputText.MaxLines)),
+            };
         }
 
         var buildId = await runner.RunAsync("cat -- \"$1/.next/BUILD_ID\" 2>/dev/null || true", cancellationToken, arguments: [folder]).ConfigureAwait(false);
@@ -189,17 +201,15 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
     private AedDeployException FetchFailure(CommandResult fetch, string gitRef, string folder) => fetch.ExitStatus switch
     {
-        11 => new AedDeployException(
+        ScriptExitCodes.Fetch.RefNotFound => new AedDeployException(
             "BuildRefNotFound", FailureKind.NotFound,
             $"'{gitRef}' is not a branch, tag or commit of the app's repository on {session.HostName}. Nothing was changed.\n{fetch.Tail(5)}",
             gitRef),
-        10 => new AedDeployException(
+        ScriptExitCodes.Fetch.ReleaseExists => new AedDeployException(
             "ReleaseExists", FailureKind.InvalidOperation,
             $"{folder} already exists on {session.HostName}. Give another -ReleaseId.", folder),
         _ => new AedDeployException(
             "FetchFailed", FailureKind.InvalidOperation,
             $"Getting '{gitRef}' into {folder} failed on {session.HostName} (exit {fetch.ExitStatus}):\n{fetch.Tail()}", folder),
     };
-
-    private static string LastLine(string output) => output.TrimEnd('\n').Split('\n')[^1].Trim();
 }

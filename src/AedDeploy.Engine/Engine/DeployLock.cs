@@ -28,7 +28,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
                 return;
             }
 
-            if (result.ExitStatus != 9)
+            if (result.ExitStatus != ScriptExitCodes.Lock.Held)
             {
                 throw new AedDeployException("LockFailed", FailureKind.InvalidOperation,
                     $"Could not take the deploy lock in {target.StatePath} on {session.HostName}:\n{result.Tail()}", target.StatePath);

@@ -309,7 +309,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         var health = await new HealthService(session, target, log).CheckAsync(expectation, cancellationToken).ConfigureAwait(false);
         if (!health.Healthy)
         {
-            throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health);
+            throw new AedDeployException("AppUnhealthy", FailureKind.InvalidResult, $"The new version is not healthy: {string.Join("; ", health.Problems)}", health)
+            {
+                AppOutput = run.Reload is null ? null : await new ReloadService(session, target, log).ReadAppOutputSinceAsync(run.Reload, cancellationToken).ConfigureAwait(false),
+            };
         }
 
         run.Record.HealthProof = health.Proof;

@@ -31,14 +31,20 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
         var runner = new RemoteRunner(session.Shell, log);
         var result = await runner.RunScriptAsync("clear-nginx-cache.sh", [path, reload ? testCommand : string.Empty, reload ? reloadCommand : string.Empty], cancellationToken, ClearTimeout)
             .ConfigureAwait(false);
-        var removedLine = result.Output.Split('\n').FirstOrDefault(l => l.StartsWith("removed ", StringComparison.Ordinal));
-        var removed = removedLine is null ? 0 : int.Parse(removedLine[8..], CultureInfo.InvariantCulture);
+        // The answer (fd 3): 'removed <n>', then 'reloaded'; what nginx printed is in the log.
+        var removedLine = RemoteAnswer.SplitLines(result.Output).FirstOrDefault(l => l.StartsWith("removed ", StringComparison.Ordinal));
+        var removed = 0;
+        if (removedLine is not null && !int.TryParse(removedLine[8..], NumberStyles.None, CultureInfo.InvariantCulture, out removed))
+        {
+            throw RemoteAnswer.Invalid(result, "clear-nginx-cache.sh", $"'{Names.Printable(removedLine)}' is not a count of files");
+        }
+
         var problem = result.ExitStatus switch
         {
             0 => null,
-            3 => $"the cache folder {path} does not exist on {session.HostName}",
-            4 => $"'{testCommand}' rejected the nginx configuration, so nginx was not reloaded:\n{result.Tail(10)}",
-            5 => $"'{reloadCommand}' failed:\n{result.Tail(5)}",
+            ScriptExitCodes.ClearNginxCache.NoCacheFolder => $"the cache folder {path} does not exist on {session.HostName}",
+            ScriptExitCodes.ClearNginxCache.ConfigurationRejected => $"'{testCommand}' rejected the nginx configuration, so nginx was not reloaded:\n{result.Tail(10)}",
+            ScriptExitCodes.ClearNginxCache.ReloadFailed => $"'{reloadCommand}' failed:\n{result.Tail(5)}",
             _ => $"clearing the cache failed (exit {result.ExitStatus}):\n{result.Tail(5)}",
         };
         return new CacheClearResult
@@ -46,7 +52,12 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
             HostName = session.HostName,
             CachePath = path,
             FilesRemoved = removed,
-            ConfigurationValid = !reload ? null : result.ExitStatus switch { 0 or 5 => true, 4 => false, _ => null },
+            ConfigurationValid = !reload ? null : result.ExitStatus switch
+            {
+                0 or ScriptExitCodes.ClearNginxCache.ReloadFailed => true,
+                ScriptExitCodes.ClearNginxCache.ConfigurationRejected => false,
+                _ => null,
+            },
             Reloaded = reload && result.ExitStatus == 0,
             Problem = problem,
             Duration = stopwatch.Elapsed,

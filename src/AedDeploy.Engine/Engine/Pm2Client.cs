@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Globalization;
 
 namespace AedDeploy.Engine;
 
@@ -6,6 +6,9 @@ namespace AedDeploy.Engine;
 public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
 {
     private static readonly TimeSpan ListTimeout = TimeSpan.FromSeconds(60);
+
+    // Of a stdout log, only the last few lines when there are stderr logs: start-up banners, mostly.
+    private const int OutLogLines = 5;
 
     /// <summary>The app's instances, from <c>pm2 jlist</c> (whose output, holding the app's environment, is never logged).</summary>
     public async Task<IReadOnlyList<Pm2Process>> ListAsync(CancellationToken cancellationToken)
@@ -93,7 +96,7 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
             "end-stray-workers.js",
             [target.AppName, .. listed.Select(p => p.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture))],
             cancellationToken, ListTimeout).ConfigureAwait(false);
-        return result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return RemoteAnswer.SplitLines(result.Output).Where(l => l.Length > 0).ToList();
     }
 
     /// <summary>
@@ -119,7 +122,88 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
     {
         var result = await runner.RunScriptAsync("inspect-ecosystem.js", [folder, target.EcosystemFile, target.AppName, .. commit is null ? Array.Empty<string>() : [commit]], cancellationToken, ListTimeout)
             .ConfigureAwait(false);
-        return result.Succeeded ? JsonSerializer.Deserialize<EcosystemInfo>(result.Output, ReleaseStore.JsonOptions) : null;
+        return result.Succeeded ? RemoteAnswer.Deserialize<EcosystemInfo>(result, "inspect-ecosystem.js", ReleaseStore.JsonOptions) : null;
+    }
+
+    /// <summary>
+    /// How long the PM2 log files of <paramref name="processes"/> are now, so that what
+    /// the app writes from here on can be read back with <see cref="ReadLogsSinceAsync"/>. Diagnostics only: when
+    /// the sizes cannot be read there are no marks, and no failure.
+    /// </summary>
+    internal async Task<IReadOnlyList<Pm2LogMark>> MarkLogsAsync(IReadOnlyList<Pm2Process> processes, CancellationToken cancellationToken)
+    {
+        var files = processes.Select(p => (Path: p.OutLogPath, IsError: false)).Concat(processes.Select(p => (Path: p.ErrorLogPath, IsError: true)))
+            .Where(f => f.Path.Length > 0).DistinctBy(f => f.Path, StringComparer.Ordinal).ToList();
+        if (files.Count == 0)
+        {
+            return [];
+        }
+
+        var result = await runner.RunAsync(
+            """
+            for f in "$@"; do stat -c %s -- "$f" 2>/dev/null || echo 0; done
+            """,
+            cancellationToken, ListTimeout, files.Select(f => f.Path).ToList()).ConfigureAwait(false);
+        var sizes = RemoteAnswer.SplitLines(result.Output);
+        if (sizes.Count != files.Count)
+        {
+            runner.Log.Verbose($"The sizes of PM2's log files could not be read ({result.Tail(3)}); a failure will not show the app's log lines.");
+            return [];
+        }
+
+        return files.Select((file, i) => new Pm2LogMark(file.Path, long.TryParse(sizes[i], CultureInfo.InvariantCulture, out var size) ? size : 0, file.IsError)).ToList();
+    }
+
+    /// <summary>
+    /// What the app appended to its PM2 log files since <paramref name="marks"/> were taken: the last lines of
+    /// each file, bounded as a whole (<see cref="AppOutputText"/>); null when it wrote nothing or the logs cannot
+    /// be read. PM2's logs hold what the app printed, never its environment (that is in pm2 jlist, never read here).
+    /// </summary>
+    /// <remarks>
+    /// The stderr logs get most of the lines, and come last: a crash-looping worker fills its stdout log with
+    /// start-up banners, and its exception is on stderr (measured: with stdout's lines last, the bound kept only
+    /// banners).
+    /// </remarks>
+    internal async Task<string?> ReadLogsSinceAsync(IReadOnlyList<Pm2LogMark> marks, CancellationToken cancellationToken)
+    {
+        if (marks.Count == 0)
+        {
+            return null;
+        }
+
+        var outs = marks.Where(m => !m.IsError).ToList();
+        var errors = marks.Where(m => m.IsError).ToList();
+        var available = AppOutputText.MaxLines - marks.Count; // a header line per file
+        var outLines = errors.Count == 0 ? available / outs.Count : Math.Min(OutLogLines, available / (2 * Math.Max(1, outs.Count)));
+        var errorLines = errors.Count == 0 ? 0 : (available - (outLines * outs.Count)) / errors.Count;
+        string[] Arguments(Pm2LogMark mark, int lines) =>
+            [mark.Path, mark.Offset.ToString(CultureInfo.InvariantCulture), lines.ToString(CultureInfo.InvariantCulture),
+             (AppOutputText.MaxChars * lines / AppOutputText.MaxLines).ToString(CultureInfo.InvariantCulture)];
+        try
+        {
+            var result = await runner.RunAsync(
+                """
+                while [ $# -ge 4 ]; do
+                  f=$1 offset=$2 lines=$3 chars=$4; shift 4
+                  size=$(stat -c %s -- "$f" 2>/dev/null) || continue
+                  # A log PM2 rotated or flushed since the mark is read from its start.
+                  [ "$size" -lt "$offset" ] && offset=0
+                  [ "$size" -gt "$offset" ] || continue
+                  printf '==> %s <==\n' "$f"
+                  tail -c +"$((offset + 1))" -- "$f" | tail -n "$lines" | tail -c "$chars" | sed -e '$a\'
+                done
+                """,
+                cancellationToken, ListTimeout,
+                [.. outs.SelectMany(m => Arguments(m, outLines)), .. errors.SelectMany(m => Arguments(m, errorLines))],
+                sensitiveOutput: true).ConfigureAwait(false);
+            return AppOutputText.Bound(result.Output);
+        }
+        catch (AedDeployException ex)
+        {
+            // The failure being reported matters more than its diagnostics.
+            runner.Log.Verbose($"The app's PM2 log lines could not be read: {ex.Message}");
+            return null;
+        }
     }
 
     /// <summary>

@@ -31,8 +31,11 @@ public sealed class ReleaseStore(DeploySession session, AppTarget target, IDeplo
                 $"Could not list the releases under {target.AppPath} on {runner.Shell.HostName}:\n{result.Tail()}", target.AppPath);
         }
 
-        using var document = JsonDocument.Parse(result.Output);
-        var root = document.RootElement;
+        return RemoteAnswer.Json(result, "list-releases.js", root => ReadReleases(root));
+    }
+
+    private List<ReleaseInfo> ReadReleases(JsonElement root)
+    {
         var live = root.GetProperty("live").GetString();
         var rollbackTarget = root.GetProperty("rollbackTarget").GetString();
         return root.GetProperty("releases").EnumerateArray().Select(release =>

@@ -70,6 +70,8 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             log.Warning($"{target.AppName} has instances that are not online ({string.Join(", ", before.Where(p => !p.IsOnline).Select(p => $"{p.PmId}: {p.Status}"))}): restarting instead of reloading.");
         }
 
+        // The new workers append to the same per-instance log files: what they write from here on is theirs.
+        var logMarks = await pm2.MarkLogsAsync(before, cancellationToken).ConfigureAwait(false);
         var reload = await pm2.ReloadAsync(timeout, cancellationToken, restart, force: interrupted).ConfigureAwait(false);
         if (restart && Failed(reload))
         {
@@ -86,6 +88,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
             StaleEnvironmentKeys = stale,
             Warnings = warnings,
             Duration = stopwatch.Elapsed,
+            LogMarks = logMarks,
         };
 
         var problems = new List<string>();
@@ -116,12 +119,22 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
                 problems[0].StartsWith("pm2 ", StringComparison.Ordinal) ? "Pm2ReloadFailed" : "Pm2ReloadUnhealthy",
                 FailureKind.InvalidResult,
                 $"Reloading {target.AppName} on {session.HostName} did not work: " + string.Join("; ", problems),
-                result);
+                result)
+            {
+                AppOutput = await pm2.ReadLogsSinceAsync(logMarks, cancellationToken).ConfigureAwait(false),
+            };
         }
 
         log.Progress(Activity, "Reloaded", 100);
         return result;
     }
+
+    /// <summary>
+    /// What the app's workers wrote to their PM2 logs since <paramref name="reload"/> began (bounded; null when
+    /// nothing): for a failure found after the reload, such as the health check's.
+    /// </summary>
+    public Task<string?> ReadAppOutputSinceAsync(ReloadResult reload, CancellationToken cancellationToken) =>
+        new Pm2Client(new RemoteRunner(session.Shell, log), target).ReadLogsSinceAsync(reload.LogMarks, cancellationToken);
 
     /// <summary>Every instance must be back, online, restarted exactly once, in a new process.</summary>
     internal static IEnumerable<string> CheckInstances(IReadOnlyList<Pm2Process> before, IReadOnlyList<Pm2Process> after)

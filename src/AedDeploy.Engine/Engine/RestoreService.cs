@@ -33,12 +33,12 @@ public sealed class RestoreService(DeploySession session, AppTarget target, IDep
             if (!restore.Succeeded)
             {
                 throw new AedDeployException(
-                    restore.ExitStatus == 3 ? "BackupMissing" : "RestoreFailed", FailureKind.InvalidOperation,
+                    restore.ExitStatus == ScriptExitCodes.RestoreInPlace.NoBackup ? "BackupMissing" : "RestoreFailed", FailureKind.InvalidOperation,
                     $"Restoring {target.AppPath} from {backup.BackupPath} failed on {session.HostName} (exit {restore.ExitStatus}):\n{restore.Tail()}",
                     backup);
             }
 
-            if (restore.Output.Contains("reinstall", StringComparison.Ordinal))
+            if (RemoteAnswer.SplitLines(restore.Output).Contains("reinstall", StringComparer.Ordinal))
             {
                 log.Progress(Activity, "Installing the backup's dependencies again", 30);
                 var install = await runner.RunScriptAsync("install-dependencies.sh", [target.AppPath, string.Empty, string.Empty], cancellationToken, RestoreTimeout)

@@ -118,6 +118,12 @@ public sealed class ReloadResult : PhaseResult
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
     public int Instances => After.Count;
+
+    /// <summary>
+    /// How long the workers' PM2 log files were when the reload began, so that a later failure (the health
+    /// check) can show what the new workers wrote. Internal: an engine detail, not part of the result's view.
+    /// </summary>
+    internal IReadOnlyList<Pm2LogMark> LogMarks { get; init; } = [];
 }
 
 /// <summary>Where health probes are sent from.</summary>

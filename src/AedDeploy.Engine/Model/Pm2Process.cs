@@ -31,6 +31,12 @@ public sealed class Pm2Process
     /// <summary>The names of the environment variables PM2 gives the app (never the values).</summary>
     public IReadOnlyCollection<string> EnvironmentKeys { get; init; } = [];
 
+    /// <summary>The file PM2 appends this instance's stdout to (pm_out_log_path); read for the app's last output on a failure.</summary>
+    internal string OutLogPath { get; init; } = string.Empty;
+
+    /// <summary>The file PM2 appends this instance's stderr to (pm_err_log_path).</summary>
+    internal string ErrorLogPath { get; init; } = string.Empty;
+
     public bool IsOnline => Status == "online";
 
     /// <summary>Parses <c>pm2 jlist</c> output; anything PM2 printed before the JSON (an update notice) is skipped.</summary>
@@ -73,6 +79,8 @@ public sealed class Pm2Process
             EnvironmentKeys = env.ValueKind == JsonValueKind.Object && env.TryGetProperty("env", out var appEnv) && appEnv.ValueKind == JsonValueKind.Object
                 ? appEnv.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal)
                 : new HashSet<string>(StringComparer.Ordinal),
+            OutLogPath = Text(env, "pm_out_log_path") ?? string.Empty,
+            ErrorLogPath = Text(env, "pm_err_log_path") ?? string.Empty,
         };
     }
 
@@ -88,3 +96,6 @@ public sealed class Pm2Process
 
     public override string ToString() => $"{Name}#{PmId} {Status} pid {Pid} restarts {RestartTime}";
 }
+
+/// <summary>A PM2 log file (of stderr when <paramref name="IsError"/>, else of stdout) and its length in bytes at one moment.</summary>
+internal sealed record Pm2LogMark(string Path, long Offset, bool IsError);

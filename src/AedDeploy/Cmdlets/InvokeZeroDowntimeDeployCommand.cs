@@ -321,6 +321,8 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 var message = rolledBack
                     ? $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase} and was rolled back; the previous version is serving. {record.Reason}"
                     : $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase}. {record.Reason}";
+                // What the app itself printed (its exception), so that a CI log shows why without a login.
+                message += record.AppOutput is { Length: > 0 } appOutput ? $"\nThe app's last output:\n{appOutput}" : string.Empty;
                 ThrowTerminatingError(ToErrorRecord(new AedDeployException(rolledBack ? "DeploymentRolledBack" : "DeploymentFailed", FailureKind.InvalidResult, message, record)));
             }
         }

@@ -1,7 +1,9 @@
 # Copies the live .next of an InPlace checkout to .next.backup: backup-inplace.sh <folder> <build id>
 # The copy is made aside and renamed into place, so .next.backup is never half-copied. The build
-# cache (.next/cache) is left out: next start does not need it. Prints the commit the build belongs to.
+# cache (.next/cache) is left out: next start does not need it. Answers the commit the build belongs to (fd 3,
+# see lib.sh).
 set -uo pipefail
+answer_channel
 folder=$1 build_id=$2
 cd "$folder" || exit 1
 commit=$(git rev-parse --verify HEAD) || exit 1
@@ -21,4 +23,4 @@ printf '{"commit":"%s","buildId":"%s","createdAt":"%s"}\n' "$commit" "$build_id"
   && mv -f .aeddeploy/backup.json.tmp .aeddeploy/backup.json || exit 1
 # AedDeploy's own files must never show up in git status or be removed by a reset.
 grep -qxF '/.aeddeploy/' .git/info/exclude 2>/dev/null || printf '/.aeddeploy/\n/.next.backup*\n' >> .git/info/exclude
-printf '%s\n' "$commit"
+answer "$commit"

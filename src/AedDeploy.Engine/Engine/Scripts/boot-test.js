@@ -1,19 +1,29 @@
 // Boots a release on a spare loopback port, with the app's environment from its ecosystem file, and
 // probes it, before any live worker is touched:
 //   node - <release> <ecosystem file> <app> <probe path> <timeout ms> <expected status>
-// Prints { passed, status, port, ms, detail, output } and exits 0 when the release answered as expected.
+// Writes { passed, status, port, ms, detail, output } on fd 3 and exits 0 when the release answered as
+// expected; output is the end of what the release printed (its thrown error, for one).
 // A release that exits at boot, or keeps answering something else, fails; the process group is ended.
 const { spawn } = require('node:child_process');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
+const fs = require('node:fs');
+
+// The answer goes to fd 3, which the command makes its stdout; anything else printed reaches stderr and
+// the log, never the answer (RemoteScripts).
+const answer = (text) => { const b = Buffer.from(text + '\n'); for (let o = 0; o < b.length;) o += fs.writeSync(3, b, o); };
+
+// The end of the release's output that the report carries, as AppOutputText bounds it in C#.
+const OUTPUT_LINES = 50;
+const OUTPUT_CHARS = 4000;
 
 const [release, file, name, probePath, timeoutText, expectedText] = process.argv.slice(2);
 const timeout = Number(timeoutText);
 const expected = Number(expectedText);
 const started = Date.now();
 const report = (passed, fields) => {
-  process.stdout.write(JSON.stringify({ passed, ms: Date.now() - started, ...fields }) + '\n');
+  answer(JSON.stringify({ passed, ms: Date.now() - started, ...fields }));
   process.exit(passed ? 0 : 1);
 };
 
@@ -23,7 +33,7 @@ try {
   const config = require(path.resolve(release, file));
   app = (Array.isArray(config.apps) ? config.apps : [config.apps || config]).find((a) => a && a.name === name);
 } catch (e) {
-  report(false, { status: 0, detail: `${file} cannot be loaded: ${e.message.split('\n')[0]}`, output: '' });
+  report(false, { status: 0, detail: `${file} cannot be loaded: ${String(e.message).split('\n')[0]}`, output: String(e.stack || e).slice(-OUTPUT_CHARS) });
 }
 if (!app) report(false, { status: 0, detail: `${file} defines no app named ${name}`, output: '' });
 
@@ -48,7 +58,7 @@ function boot(port) {
     cwd: release, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
   });
   let output = '';
-  const keep = (data) => { output = (output + data).slice(-4000); };
+  const keep = (data) => { output = (output + data).slice(-OUTPUT_CHARS); };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   let exited = null;
@@ -60,7 +70,7 @@ function boot(port) {
     try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
     setTimeout(() => {
       try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
-      report(passed, { status: lastStatus, port, detail, output: output.split('\n').slice(-15).join('\n') });
+      report(passed, { status: lastStatus, port, detail, output: output.split('\n').slice(-OUTPUT_LINES).join('\n') });
     }, exited ? 0 : 1500);
   };
   const again = () => setTimeout(probe, 200);

@@ -1,5 +1,6 @@
 # Generates the Prisma client when the app has a schema, then runs the build: build-app.sh <folder> <build command>
-# Exit 14: prisma generate failed; otherwise the build command's status.
+# Exit 14: prisma generate failed; otherwise the build command's status. It answers nothing but its exit
+# code, so what next build (and the app's next.config) prints stays plain log output.
 set -uo pipefail
 folder=$1 command=$2
 cd "$folder" || exit 1

@@ -2,10 +2,14 @@
 // `node - <app> <listed pid>...`. A worker is the app's when the daemon is its parent and the environment
 // PM2 started it with names the app (cluster mode: the pm2_env JSON; fork mode: name and pm_id).
 // Such a worker gets a moment to exit on its own (PM2 may be ending it), then TERM, then KILL.
-// Prints one line per worker ended.
+// Writes one line per worker ended on fd 3.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+
+// The answer goes to fd 3, which the command makes its stdout; anything else printed reaches stderr and
+// the log, never the answer (RemoteScripts).
+const answer = (text) => { const b = Buffer.from(text + '\n'); for (let o = 0; o < b.length;) o += fs.writeSync(3, b, o); };
 
 const [app, ...listedPids] = process.argv.slice(2);
 const listed = new Set(listedPids);
@@ -55,6 +59,6 @@ async function waitGone(pids, ms) {
   left = await waitGone(left, 5000);
   for (const pid of left) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
   for (const pid of terminated) {
-    console.log(`stray worker ${pid} of ${app} ended${left.includes(pid) ? ' (KILL)' : ''}`);
+    answer(`stray worker ${pid} of ${app} ended${left.includes(pid) ? ' (KILL)' : ''}`);
   }
 })();

@@ -1,7 +1,9 @@
 # Checks out a ref into a new release folder: fetch-release.sh <root> <id> <ref> [<repository>]
 # Objects are borrowed from the live release while cloning (then copied), so a fetch is fast.
+# Answers the commit (fd 3, see lib.sh).
 # Exit 10: the release exists; 11: the ref is not in the repository; 12: the clone failed.
 set -uo pipefail
+answer_channel
 root=$1 id=$2 ref=$3 repository=${4:-}
 release="$root/releases/$id" live="$root/current"
 if [ -z "$repository" ]; then
@@ -20,4 +22,4 @@ commit=$(resolve_ref "$ref") || {
   echo "'$ref' is not a branch, tag or commit of $repository." >&2; exit 11
 }
 git -c advice.detachedHead=false checkout --quiet --detach "$commit" || exit 12
-printf '%s\n' "$commit"
+answer "$commit"

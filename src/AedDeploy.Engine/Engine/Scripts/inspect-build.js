@@ -1,10 +1,14 @@
 // Inspects a Next.js build for `next start`, run with node on the server: `node - <folder>`.
-// Prints one JSON object: { buildId, nextVersion, checks: [{ name, passed, detail }] }.
+// Writes one JSON object on fd 3: { buildId, nextVersion, checks: [{ name, passed, detail }] }.
 // BUILD_ID alone proves nothing (next build writes it before static generation ends), so every
 // manifest `next start` reads must parse, the files they name must exist, and the build's last
 // file (export-marker.json in Next.js 13 to 16) must be there.
 const fs = require('node:fs');
 const path = require('node:path');
+
+// The answer goes to fd 3, which the command makes its stdout; anything else printed reaches stderr and
+// the log, never the answer (RemoteScripts).
+const answer = (text) => { const b = Buffer.from(text + '\n'); for (let o = 0; o < b.length;) o += fs.writeSync(3, b, o); };
 
 const root = process.argv[2];
 const next = path.join(root, '.next');
@@ -53,4 +57,4 @@ let nextVersion = '';
 try { nextVersion = JSON.parse(fs.readFileSync(path.join(root, 'node_modules/next/package.json'), 'utf8')).version || ''; } catch { /* reported below */ }
 check('node_modules/next', nextVersion.length > 0, nextVersion ? `next ${nextVersion}` : 'node_modules/next is missing: dependencies are not installed');
 
-process.stdout.write(JSON.stringify({ buildId, nextVersion, checks }) + '\n');
+answer(JSON.stringify({ buildId, nextVersion, checks }));

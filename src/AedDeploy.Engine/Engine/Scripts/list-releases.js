@@ -1,8 +1,12 @@
-// Lists the releases of a Release-layout app: `node - <root>`. Prints a JSON object:
+// Lists the releases of a Release-layout app: `node - <root>`. Writes a JSON object on fd 3:
 // { live, rollbackTarget, releases: [{ id, commit, buildId, record }] } where record is the
 // release's .aeddeploy/releases/<id>.json (or null for a release AedDeploy did not make).
 const fs = require('node:fs');
 const path = require('node:path');
+
+// The answer goes to fd 3, which the command makes its stdout; anything else printed reaches stderr and
+// the log, never the answer (RemoteScripts).
+const answer = (text) => { const b = Buffer.from(text + '\n'); for (let o = 0; o < b.length;) o += fs.writeSync(3, b, o); };
 
 const root = process.argv[2];
 const read = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return ''; } };
@@ -28,4 +32,4 @@ const releases = ids.sort().map((id) => {
   const dir = path.join(root, 'releases', id);
   return { id, commit: headCommit(dir), buildId: read(path.join(dir, '.next/BUILD_ID')), record: readJson(path.join(root, '.aeddeploy/releases', id + '.json')) };
 });
-process.stdout.write(JSON.stringify({ live, rollbackTarget: read(path.join(root, '.aeddeploy/rollback-target')), releases }) + '\n');
+answer(JSON.stringify({ live, rollbackTarget: read(path.join(root, '.aeddeploy/rollback-target')), releases }));

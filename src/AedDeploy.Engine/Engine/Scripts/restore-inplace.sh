@@ -1,9 +1,11 @@
 # Puts an InPlace backup back: restore-inplace.sh <folder> <commit>
 # The checkout is reset to the backup's commit, and .next.backup is copied aside and swapped in with
 # .next in one step (two renames where the system cannot swap), so .next is never missing.
-# Prints 'reinstall' when the lockfile changed, so the caller installs the old dependencies again.
+# Answers (fd 3, see lib.sh) 'reinstall' when the lockfile changed, so the caller installs the old
+# dependencies again, then 'restored'.
 # Exit 3: there is no backup; 4: the commit is not in the repository.
 set -uo pipefail
+answer_channel
 folder=$1 commit=$2
 cd "$folder" || exit 1
 [ -f .next.backup/BUILD_ID ] || { echo "There is no backup in $folder/.next.backup." >&2; exit 3; }
@@ -21,5 +23,5 @@ if [ -e .next ]; then
 else
   mv -T -- "$staged" .next || exit 1
 fi
-[ "$lock_before" = "$lock_after" ] || echo reinstall
-echo restored
+[ "$lock_before" = "$lock_after" ] || answer reinstall
+answer restored
