@@ -30,7 +30,8 @@ public sealed class DeployRequest
 
     public TimeSpan LockWaitTimeout { get; init; } = TimeSpan.Zero;
 
-    public TimeSpan StaleLockAge { get; init; } = TimeSpan.FromHours(1);
+    /// <summary>How long the deploy lock lives without a renewal: a deploy that dies is taken over this long after its last renewal.</summary>
+    public TimeSpan LockLease { get; init; } = DeployLock.DefaultLease;
 
     public TimeSpan ReloadTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -103,9 +104,26 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 live.IsComplete ? $"the live build {live.BuildId} is complete" : "the live build is not complete: " + string.Join("; ", live.Failures.Select(f => f.Detail))));
         }
 
+        TargetConsistency? consistency = null;
+        if (checks[1].Passed)
+        {
+            try
+            {
+                consistency = await new TargetInspector(session, target, log).InspectAsync(cancellationToken).ConfigureAwait(false);
+                checks.Add(new("Consistency", consistency.IsConsistent, consistency.IsConsistent
+                    ? $"the workers run {consistency.LiveFolder}{(consistency.RollbackTarget is null ? string.Empty : $", the last verified release {consistency.RollbackTarget}")}"
+                    : string.Join("; ", consistency.Problems)));
+            }
+            catch (AedDeployException ex)
+            {
+                checks.Add(new("Consistency", false, ex.Message));
+            }
+        }
+
         var holder = await new DeployLock(session, target, log).ShowAsync(cancellationToken).ConfigureAwait(false);
-        checks.Add(new("Deploy lock", holder is null, holder is null ? "free" : $"held by {holder}"));
-        return new PreflightReport(session, target) { Checks = checks, LiveRelease = liveRelease, LiveBuildId = liveBuildId, Lock = holder };
+        checks.Add(new("Deploy lock", holder is null || holder.IsExpired,
+            holder is null ? "free" : holder.IsExpired ? $"held by {holder}: a deploy takes it over and repairs what it left" : $"held by {holder}"));
+        return new PreflightReport(session, target) { Checks = checks, LiveRelease = liveRelease, LiveBuildId = liveBuildId, Lock = holder, Consistency = consistency };
     }
 
     public async Task<DeploymentRecord> DeployAsync(DeployRequest request, CancellationToken cancellationToken)
@@ -123,28 +141,47 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         };
         var deployLock = new DeployLock(session, target, log);
         var lockHeld = false;
+        IAsyncDisposable? renewal = null;
         var liveChanged = false;
         BuildBackup? backup = null;
         Exception? failure = null;
         try
         {
-            await RunPhaseAsync(record, "Preflight", 2, async token =>
+            var preflight = await RunPhaseAsync(record, "Preflight", 2, async token =>
             {
                 var preflight = await PreflightAsync(request.MinimumFreeDiskMegabytes, token).ConfigureAwait(false);
-                // A held lock is the Lock phase's to report (it may wait for it).
-                var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
-                return blocking is null
-                    ? preflight
+                // A held lock is the Lock phase's to report (it may wait for it). While it is held the target is
+                // mid-deploy, so drift is not conclusive: a live holder is waited for (and the target checked once
+                // the lock is ours), an abandoned one is taken over and the Repair phase fixes what it left.
+                string[] deferred = preflight.Lock is null ? ["Deploy lock"] : ["Deploy lock", "Consistency", "PM2 app"];
+                var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && !deferred.Contains(c.Name));
+                return blocking is null ? preflight
+                    : blocking.Name == "Consistency" && preflight.Consistency is not null ? throw TargetInspector.Drifted(target, session.HostName, preflight.Consistency.Problems, preflight)
                     : throw new AedDeployException("PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
             }, p => string.Join("; ", p.Checks.Select(c => $"{c.Name}: {c.Detail}")), cancellationToken).ConfigureAwait(false);
 
+            LockInfo? abandoned = null;
             await RunPhaseAsync(record, "Lock", 5, async token =>
             {
                 var owner = new LockInfo { DeployId = record.Id, User = record.User, Ref = record.Ref, StartedAt = record.StartedAt };
-                await deployLock.AcquireAsync(owner, request.LockWaitTimeout, request.StaleLockAge, token).ConfigureAwait(false);
+                abandoned = await deployLock.AcquireAsync(owner, request.LockWaitTimeout, request.LockLease, token).ConfigureAwait(false);
                 lockHeld = true;
+                renewal = deployLock.StartRenewing(record.Id, DeployLock.RenewalInterval(request.LockLease));
+                if (abandoned is null && preflight.Lock is not null)
+                {
+                    await new TargetInspector(session, target, log).RequireConsistentAsync(token).ConfigureAwait(false);
+                }
+
                 return true;
-            }, _ => null, cancellationToken).ConfigureAwait(false);
+            }, _ => abandoned is null ? null : $"took over the lock of abandoned deploy {abandoned.DeployId}", cancellationToken).ConfigureAwait(false);
+
+            if (abandoned is not null)
+            {
+                await RunPhaseAsync(record, "Repair", 8,
+                    token => new TargetRepairer(session, target, log).TakeOverAsync(abandoned, record.Id, record.User, request.Health.ForRollback(), request.ReloadTimeout, token),
+                    r => r.Fixed.Count == 0 ? "consistent; proven healthy" : $"repaired ({string.Join("; ", r.Fixed)}); {r.ReleaseId ?? target.AppPath} healthy", cancellationToken)
+                    .ConfigureAwait(false);
+            }
 
             backup = await RunPhaseAsync(record, "Backup", 10, token => new BackupService(session, target, log).BackupAsync(token), b => $"{b.ReleaseId ?? b.BackupPath} ({b.BuildId})", cancellationToken)
                 .ConfigureAwait(false);
@@ -227,12 +264,12 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             record.ErrorId = ex is AedDeployException known ? known.ErrorId : "DeployCancelled";
             record.Reason = ex is OperationCanceledException ? "cancelled (Ctrl+C)" : FirstLine(ex.Message);
             record.Outcome = DeploymentOutcome.Failed;
-            await RecoverAsync(record, request, backup, liveChanged).ConfigureAwait(false);
+            await RecoverAsync(record, request, backup, liveChanged, lockHeld).ConfigureAwait(false);
         }
         finally
         {
             record.Duration = stopwatch.Elapsed;
-            await CleanUpAsync(record, deployLock, lockHeld).ConfigureAwait(false);
+            await CleanUpAsync(record, deployLock, lockHeld, renewal).ConfigureAwait(false);
             log.Progress(Activity, record.Outcome.ToString(), 100);
         }
 
@@ -244,7 +281,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         return record;
     }
 
-    private async Task RecoverAsync(DeploymentRecord record, DeployRequest request, BuildBackup? backup, bool liveChanged)
+    private async Task RecoverAsync(DeploymentRecord record, DeployRequest request, BuildBackup? backup, bool liveChanged, bool lockHeld)
     {
         using var cleanup = new CancellationTokenSource(CleanupTimeout);
         if (!await EnsureConnectedAsync(record, cleanup.Token).ConfigureAwait(false))
@@ -271,9 +308,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             }
         }
 
-        if (record.ToRelease is not null)
+        // Under the lock nothing else builds, so a release left Building (a build cut by a dropped connection) is this deploy's.
+        if (lockHeld && target.Layout == DeployLayout.Release)
         {
-            await TryAsync("marking the failed release", token => MarkReleaseFailedAsync(record, token), cleanup.Token).ConfigureAwait(false);
+            await TryAsync("marking the failed release", token => new TargetRepairer(session, target, log).MarkUnfinishedReleasesAsync(record, token), cleanup.Token).ConfigureAwait(false);
         }
     }
 
@@ -296,8 +334,13 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         return restored;
     }
 
-    private async Task CleanUpAsync(DeploymentRecord record, DeployLock deployLock, bool lockHeld)
+    private async Task CleanUpAsync(DeploymentRecord record, DeployLock deployLock, bool lockHeld, IAsyncDisposable? renewal)
     {
+        if (renewal is not null)
+        {
+            await renewal.DisposeAsync().ConfigureAwait(false);
+        }
+
         using var cleanup = new CancellationTokenSource(CleanupTimeout);
         if (!await EnsureConnectedAsync(record, cleanup.Token).ConfigureAwait(false))
         {
@@ -354,18 +397,6 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         }
 
         return doomed.Count;
-    }
-
-    private async Task MarkReleaseFailedAsync(DeploymentRecord record, CancellationToken cancellationToken)
-    {
-        var store = new ReleaseStore(session, target, log);
-        var release = (await store.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(r => r.Id == record.ToRelease);
-        if (release is not null && release.Status != ReleaseStatus.Failed)
-        {
-            await store.WriteRecordAsync(
-                new ReleaseRecord(release.Id, release.Ref, release.Commit, release.BuildId, ReleaseStatus.Failed, release.CreatedAt ?? record.StartedAt, null, record.ErrorId),
-                cancellationToken).ConfigureAwait(false);
-        }
     }
 
     private async Task<T> RunPhaseAsync<T>(
