@@ -1095,7 +1095,7 @@ Get-DeployHistory -Session $session -AppPath /srv/apps/shop -AppName shop -Last 
         Synopsis    = 'Brings a target back to a consistent state: the last verified release live, the workers on it, health proven, a Repair history entry.'
         Description = @(
             'A deploy that was killed (SIGKILL, a lost CI runner) or a release switched by hand can leave a target half-switched: current pointing at a release nothing ever verified, or the workers running another release than current. Invoke-ZeroDowntimeDeploy refuses such a target with TargetDrifted. Repair-DeployTarget brings it back:'
-            '- Release layout: current is pointed back at the last release recorded Verified (the rollback target, never merely what current points at) when it points elsewhere; the releases left Building or Built that nothing is making any more are marked Failed;'
+            '- Release layout: current is pointed back at the last release recorded Verified (the rollback target, never merely what current points at) when it points elsewhere; the releases left Building or Built that nothing is making any more are marked Failed (a killed client does not stop its remote commands: what an abandoned build left running in its release is ended first);'
             '- the workers are reloaded onto it as a rollback reloads them (an interrupted reload is let finish, workers in a crash loop are restarted), when they do not all run it or are not online;'
             '- health is proven with the same checks as Test-AppHealth (the health parameters are the same), and the release is recorded as the rollback target (and Verified, when it was not yet);'
             '- a Repair entry is appended to the history, with what was wrong and what was done.'
@@ -1113,7 +1113,7 @@ Get-DeployHistory -Session $session -AppPath /srv/apps/shop -AppName shop -Last 
         Inputs      = @(@{ Type = 'System.Object'; Description = 'Session, AppPath, AppName and Layout bind by property name (the record of a deploy that failed with TargetDrifted, for example).' })
         Outputs     = @(
             @{ Type = 'AedDeploy.RepairResult'; Description = 'Id (of the Repair history entry), ReleaseId (live and proven), Plan (the RepairPlan that was carried out), Fixed (the problems found), TookOverFrom (the abandoned lock''s holder, if any), Reload, Health, Duration.' }
-            @{ Type = 'AedDeploy.RepairPlan'; Description = 'With -WhatIf: Consistency (the TargetConsistency found: LiveRelease, RollbackTarget, Workers, Problems), Lock, ReleaseId, SwitchFrom, Reload, RecordVerified, MarkFailed, Steps.' }
+            @{ Type = 'AedDeploy.RepairPlan'; Description = 'With -WhatIf: Consistency (the TargetConsistency found: LiveRelease, RollbackTarget, Workers, Problems), Lock, ReleaseId, SwitchFrom, Reload, RecordVerified, MarkFailed, EndBuilds (releases still Building, whose leftover build processes are ended), Steps.' }
         )
         Examples    = @(
             @{

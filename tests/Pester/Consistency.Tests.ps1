@@ -176,26 +176,39 @@ Invoke-ZeroDowntimeDeploy -Session $session -AppPath $AppPath -AppName $AppName 
     ) {
         $verified = Get-Live
         $null = Publish-NextVersion
-        $probe = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 300
+        $probe = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 400
+        $ps = $null
         try {
             $killed = Start-KilledDeploy -Marker $Marker -DelayMs $DelayMs
+            $killedAtMs = [math]::Round($probe.ElapsedMs)
             $killed.DeployId | Should -Not -BeNullOrEmpty
             $killed.ReleaseId | Should -Not -BeNullOrEmpty
             Test-RigLocked $rig | Should -BeTrue -Because 'a killed deploy cannot release its lock'
 
-            # Started at once: the lock is still within its lease, so the deploy waits for it to expire.
-            $watch = [Diagnostics.Stopwatch]::StartNew()
-            $record = Invoke-LeasedDeploy -Extra @{ LockWaitTimeout = 3 * $lease }
-            $watch.Stop()
+            # Started at once: the lock is still within its lease, so the deploy waits for it to expire. Run under
+            # the probe's clock, so that a failed request can be put in the phase it happened in.
+            $ps = New-ModulePowerShell
+            $null = $ps.AddCommand('Invoke-ZeroDowntimeDeploy').AddParameters(@{
+                    Session = $session; AppPath = $rig.AppRoot; AppName = $rig.AppName; Ref = 'main'; HealthUrl = $healthUrl
+                    CachePath = $rig.NginxCachePath; NginxTestCommand = $rig.NginxTestCommand; NginxReloadCommand = $rig.NginxReloadCommand
+                    RetryIntervalSec = 1; MaximumRetryCount = 2; LockLease = $lease; LockWaitTimeout = 3 * $lease; Confirm = $false; Verbose = $true
+                })
+            $run = Invoke-AedProbedDeploy -Probe $probe -PowerShell $ps -TimeoutSec 400
             Start-Sleep -Milliseconds 1000
         }
         finally {
             $result = Stop-AedProbe -Probe $probe
+            if ($ps) { $ps.Dispose() }
         }
-        $failures = ($result.Targets | Where-Object Failed | ForEach-Object { "$($_.Target): $($_.Failed)/$($_.Sent) ($($_.Failures))" }) -join '; '
-        Write-Host "killed deploy $($killed.DeployId) (release $($killed.ReleaseId)), log $($killed.Log); next deploy $($record.Outcome) in $([math]::Round($watch.Elapsed.TotalSeconds, 1)) s; phases $($record.Phases.Name -join ', '); probe $($result.Sent) sent, $($result.Failed) failed $failures"
+        $record = $run.Output | Where-Object { $_.GetType().FullName -eq 'AedDeploy.DeploymentRecord' } | Select-Object -Last 1
+        $failures = ($result.Samples | Where-Object Failed | ForEach-Object {
+                $at = $_.AtMs
+                $phase = if ($at -lt $killedAtMs) { 'the killed deploy' } else { ($run.Phases | Where-Object StartMs -le $at | Select-Object -Last 1).Name }
+                "$($_.Target) at $([math]::Round($at)) ms ($phase): $($_.Error)$($_.Status)"
+            }) -join '; '
+        Write-Host "killed deploy $($killed.DeployId) (release $($killed.ReleaseId)) at $killedAtMs ms, log $($killed.Log); next deploy $($record.Outcome) $($run.StartMs)-$($run.EndMs) ms, phases $(($run.Phases | ForEach-Object { "$($_.Name)@$($_.StartMs)" }) -join ' '); probe $($result.Sent) sent, $($result.Failed) failed: $failures"
 
-        $DeployError | Should -BeNullOrEmpty
+        $run.Error | Should -BeNullOrEmpty
         $record.Outcome | Should -Be 'Succeeded'
         $record.Phases.Name[0..3] | Should -Be @('Preflight', 'Lock', 'Repair', 'Backup')
         ($record.Phases | Where-Object Name -eq 'Lock').Detail | Should -Match $killed.DeployId
@@ -213,6 +226,8 @@ Invoke-ZeroDowntimeDeploy -Session $session -AppPath $AppPath -AppName $AppName 
         $abandoned.Status | Should -Be 'Failed'
         $abandoned.Reason | Should -Be "abandoned by deploy $($killed.DeployId)"
         @(Get-Release @app | Where-Object Status -in 'Building', 'Built') | Should -BeNullOrEmpty
+        $left = Invoke-AedRigShell -Rig $rig -Command "for p in /proc/[0-9]*; do c=`$(readlink `$p/cwd 2>/dev/null) && case `"`$c`" in */releases/$($killed.ReleaseId)*) echo `"`${p#/proc/} `$c`";; esac; done; true"
+        $left | Where-Object { $_ } | Should -BeNullOrEmpty -Because 'nothing the killed deploy started runs on in its release
         Test-RigLocked $rig | Should -BeFalse
         $result.Failed | Should -Be 0 -Because "not one request may fail ($failures)"
     }

@@ -47,6 +47,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
         string? switchFrom = null;
         var recordVerified = false;
         IReadOnlyList<string> markFailed = [];
+        IReadOnlyList<string> endBuilds = [];
         var expectedFolder = state.LiveFolder;
         if (target.Layout == DeployLayout.Release)
         {
@@ -73,6 +74,12 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             markFailed = state.Releases
                 .Where(r => r.Id != serve && r.Status is ReleaseStatus.Building or ReleaseStatus.Built)
                 .Select(r => r.Id).ToList();
+            endBuilds = state.Releases.Where(r => markFailed.Contains(r.Id) && r.Status == ReleaseStatus.Building).Select(r => r.Id).ToList();
+            if (endBuilds.Count > 0)
+            {
+                steps.Add($"end the processes still running in release(s) {string.Join(", ", endBuilds)} (a build whose deploy is gone)");
+            }
+
             if (markFailed.Count > 0)
             {
                 steps.Add($"mark release(s) {string.Join(", ", markFailed)} Failed: no deploy is making them any more");
@@ -103,6 +110,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             Reload = reload,
             RecordVerified = recordVerified,
             MarkFailed = markFailed,
+            EndBuilds = endBuilds,
             Steps = steps,
         };
     }
@@ -222,6 +230,19 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             await new ArtifactInspector(session, target, log)
                 .RequireCompleteAsync(target.ReleasePath(plan.ReleaseId), plan.ReleaseId, $"The last verified release {plan.ReleaseId}", cancellationToken).ConfigureAwait(false);
             await store.SwitchAsync(plan.ReleaseId, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (plan.EndBuilds.Count > 0)
+        {
+            // A killed client does not stop its remote commands: the abandoned build would go on using the CPU the
+            // live workers need, and writing into its release.
+            var ended = await new RemoteRunner(session.Shell, log)
+                .RunScriptAsync("end-release-processes.sh", [target.AppPath, .. plan.EndBuilds.Select(Names.ValidateReleaseId)], cancellationToken, TimeSpan.FromMinutes(1))
+                .ConfigureAwait(false);
+            foreach (var line in ended.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                log.Warning($"Ended what the abandoned build left running: {line}");
+            }
         }
 
         var reason = abandoned is null ? "abandoned: no deploy was making it any more (found by Repair-DeployTarget)" : $"abandoned by deploy {abandoned.DeployId}";

@@ -31,6 +31,9 @@ public sealed class RepairPlan : PhaseResult
     /// <summary>Releases nothing is making any more (Building or Built, not live, not verified) that are marked Failed.</summary>
     public IReadOnlyList<string> MarkFailed { get; init; } = [];
 
+    /// <summary>Of those, the releases still Building: what the abandoned build left running in them is ended first.</summary>
+    public IReadOnlyList<string> EndBuilds { get; init; } = [];
+
     /// <summary>The steps, in order, in words.</summary>
     public IReadOnlyList<string> Steps { get; init; } = [];
 }
