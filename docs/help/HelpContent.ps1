@@ -97,6 +97,7 @@ $health = @{
 }
 
 $whatIf = @{ WhatIf = @{ Description = @('Shows what the cmdlet would change, without changing anything.'); Default = 'False' }
+    Confirm         = @{ Description = @('Asks for confirmation before the change.'); Default = 'False' } }
 
 # The lock and the history belong to the app's path: the cmdlets that work on them need no PM2 name.
 $appState = @{
@@ -114,7 +115,6 @@ $appState = @{
         Default     = 'Release'
     }
 }
-    Confirm         = @{ Description = @('Asks for confirmation before the change.'); Default = 'False' } }
 
 @(
     # ------------------------------------------------------------------------------------------------
