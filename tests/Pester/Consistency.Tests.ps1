@@ -227,7 +227,7 @@ Invoke-ZeroDowntimeDeploy -Session $session -AppPath $AppPath -AppName $AppName 
         $abandoned.Reason | Should -Be "abandoned by deploy $($killed.DeployId)"
         @(Get-Release @app | Where-Object Status -in 'Building', 'Built') | Should -BeNullOrEmpty
         $left = Invoke-AedRigShell -Rig $rig -Command "for p in /proc/[0-9]*; do c=`$(readlink `$p/cwd 2>/dev/null) && case `"`$c`" in */releases/$($killed.ReleaseId)*) echo `"`${p#/proc/} `$c`";; esac; done; true"
-        $left | Where-Object { $_ } | Should -BeNullOrEmpty -Because 'nothing the killed deploy started runs on in its release
+        $left | Where-Object { $_ } | Should -BeNullOrEmpty -Because 'nothing the killed deploy started runs on in its release'
         Test-RigLocked $rig | Should -BeFalse
         $result.Failed | Should -Be 0 -Because "not one request may fail ($failures)"
     }
