@@ -527,7 +527,7 @@ Get-Release @app | Where-Object IsRollbackTarget | Switch-Release -Confirm:$fals
         Name        = 'Get-Release'
         Synopsis    = 'Lists the releases of a Release-layout app: which is live, which is the rollback target, their commits and builds.'
         Description = @(
-            'Get-Release reads releases/, the current link, .aeddeploy/rollback-target and the release records, and returns one ReleaseInfo per release folder, oldest first. Status comes from the record AedDeploy wrote: Building, Built, Verified (was live and proved healthy), Failed (with the reason), or Unknown for a release made by hand. Commit and BuildId are read from the folder itself.'
+            'Get-Release reads releases/, the current link, .aeddeploy/rollback-target and the release records, and returns one ReleaseInfo per release folder, oldest first. Status comes from the record AedDeploy wrote: Building, Built, Verified (was live and proved healthy), Failed or Cancelled (with the reason), or Unknown for a release made by hand. While the deploy lock is held by a deploy that stopped renewing it (killed, its machine lost), nothing builds any more: a release it left Building or Built (not live) is shown Failed, abandoned by that deploy, as the next deploy''s takeover (or Repair-DeployTarget) then records it. Commit and BuildId are read from the folder itself.'
             'Only for the Release layout: with -Layout InPlace the cmdlet stops with GetReleaseRequiresReleaseLayout. Other errors: ReleaseListFailed (node is missing on the server, for example), InvalidAppName, InvalidRemotePath, SessionNotOpen.'
         )
         Parameters  = $app + @{

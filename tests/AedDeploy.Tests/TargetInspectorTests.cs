@@ -74,6 +74,22 @@ public sealed class TargetInspectorTests : IDisposable
         Assert.Equal(["r2", "r3"], TargetInspector.FindUnfinished(releases));
     }
 
+    [Fact]
+    public void Get_Release_shows_what_an_abandoned_deploy_left_unfinished_as_Failed_and_nothing_else()
+    {
+        var releases = new[] { Release("r1", ReleaseStatus.Verified, verifiedAt: Noon, live: true), Release("r2", ReleaseStatus.Building) };
+        var inspector = new TargetInspector(session, target, NullDeployLog.Instance);
+        var abandoned = new LockInfo { DeployId = "d1", Age = TimeSpan.FromSeconds(90), Lease = TimeSpan.FromSeconds(60) };
+        var shown = inspector.ShowAbandoned(releases, abandoned);
+        Assert.Equal([ReleaseStatus.Verified, ReleaseStatus.Failed], shown.Select(r => r.Status));
+        Assert.StartsWith("abandoned by deploy d1", shown[1].Reason, StringComparison.Ordinal);
+
+        // A holder that still renews its lock may be building r2; with no lock, a phase cmdlet run by hand may be.
+        var renewed = new LockInfo { DeployId = "d2", Age = TimeSpan.FromSeconds(3), Lease = TimeSpan.FromSeconds(60) };
+        Assert.Equal(ReleaseStatus.Building, inspector.ShowAbandoned(releases, renewed)[1].Status);
+        Assert.Equal(ReleaseStatus.Building, inspector.ShowAbandoned(releases, null)[1].Status);
+    }
+
     private ReleaseInfo Release(string id, ReleaseStatus status, DateTimeOffset? verifiedAt = null, bool live = false, bool rollbackTarget = false) =>
         new(session, target) { Id = id, Status = status, VerifiedAt = verifiedAt, IsLive = live, IsRollbackTarget = rollbackTarget };
 }

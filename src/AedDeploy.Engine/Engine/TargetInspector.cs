@@ -47,6 +47,43 @@ public sealed class TargetInspector(DeploySession session, AppTarget target, IDe
         };
     }
 
+    /// <summary>
+    /// The releases as Get-Release shows them: while the lock is held by a deploy that stopped renewing it, nothing
+    /// builds any more, so a release it left Building or Built (not live) is shown Failed, as the takeover of the
+    /// next deploy or Repair-DeployTarget will record it.
+    /// </summary>
+    public async Task<IReadOnlyList<ReleaseInfo>> ListReleasesAsync(CancellationToken cancellationToken)
+    {
+        var releases = await new ReleaseStore(session, target, log).ListAsync(cancellationToken).ConfigureAwait(false);
+        var holder = await new DeployLock(session, target, log).ShowAsync(cancellationToken).ConfigureAwait(false);
+        return ShowAbandoned(releases, holder);
+    }
+
+    /// <summary>The releases, with those an abandoned lock's holder left unfinished shown Failed (no remote call: see <see cref="ListReleasesAsync"/>).</summary>
+    public IReadOnlyList<ReleaseInfo> ShowAbandoned(IReadOnlyList<ReleaseInfo> releases, LockInfo? holder)
+    {
+        if (holder is not { IsExpired: true })
+        {
+            return releases;
+        }
+
+        var unfinished = FindUnfinished(releases);
+        return releases.Select(r => !unfinished.Contains(r.Id) ? r : new ReleaseInfo(session, target)
+        {
+            Id = r.Id,
+            Path = r.Path,
+            Status = ReleaseStatus.Failed,
+            IsLive = r.IsLive,
+            IsRollbackTarget = r.IsRollbackTarget,
+            Commit = r.Commit,
+            Ref = r.Ref,
+            BuildId = r.BuildId,
+            CreatedAt = r.CreatedAt,
+            VerifiedAt = r.VerifiedAt,
+            Reason = $"abandoned by deploy {holder.DeployId} (its lock was not renewed for {holder.Age.TotalSeconds:0} s); the next deploy records it",
+        }).ToList();
+    }
+
     /// <summary>Inspects and fails with TargetDrifted, naming what is wrong and the command that fixes it, unless the target is consistent.</summary>
     public async Task<TargetConsistency> RequireConsistentAsync(CancellationToken cancellationToken)
     {
