@@ -176,7 +176,13 @@ Invoke-ZeroDowntimeDeploy -Session $session -AppPath $AppPath -AppName $AppName 
     ) {
         $verified = Get-Live
         $null = Publish-NextVersion
-        $probe = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 400
+        # The workers the last test reloaded load each route on its first request: warmed up first, so that
+        # their warm-up is not counted. The machine is shared by several test runs on 2 cores: an answer counts
+        # as failed after 5 s (a refused or reset connection, or an error status, always).
+        $warm = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 30 -RequestTimeoutMs 10000
+        Start-Sleep -Seconds 3
+        $null = Stop-AedProbe -Probe $warm
+        $probe = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 400 -RequestTimeoutMs 5000
         $ps = $null
         try {
             $killed = Start-KilledDeploy -Marker $Marker -DelayMs $DelayMs
