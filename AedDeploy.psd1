@@ -28,6 +28,7 @@
         'Get-DeployHistory'
         'Unlock-Deploy'
         'Initialize-DeployTarget'
+        'Repair-DeployTarget'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

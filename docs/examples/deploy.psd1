@@ -107,6 +107,9 @@
             # How long to wait for another deploy's lock ('00:00:00': fail at once with DeployLocked).
             # Rehearsals queue behind each other here.
             LockWaitTimeout    = '00:10:00'
+            # The deploy renews its lock every few seconds; one not renewed for this long belongs to a deploy
+            # that died (a killed runner), and the next deploy takes it over and repairs what it left.
+            LockLease          = '00:01:00'
             # Releases kept after a successful deploy; the live one and the rollback target always stay.
             KeepReleases       = 3
         }

@@ -99,6 +99,23 @@ $health = @{
 $whatIf = @{ WhatIf = @{ Description = @('Shows what the cmdlet would change, without changing anything.'); Default = 'False' }
     Confirm         = @{ Description = @('Asks for confirmation before the change.'); Default = 'False' } }
 
+# The lock and the history belong to the app's path: the cmdlets that work on them need no PM2 name.
+$appState = @{
+    Session = $app.Session
+    AppPath = $app.AppPath
+    AppName = @{
+        Description = @(
+            "The app's name in PM2, optional here: the lock and the history belong to -AppPath. When given, it is validated as for the other cmdlets (InvalidAppName) and recorded in the history entries this cmdlet writes."
+            'Binds by property name. Tab completion offers the apps PM2 runs on the server of the -Session typed before it.'
+        )
+        Default     = 'None'
+    }
+    Layout  = @{
+        Description = @('The app''s layout, recorded in the history entries this cmdlet writes; the lock and the history are under .aeddeploy/ in both layouts. Binds by property name.')
+        Default     = 'Release'
+    }
+}
+
 @(
     # ------------------------------------------------------------------------------------------------
     @{
@@ -510,7 +527,7 @@ Get-Release @app | Where-Object IsRollbackTarget | Switch-Release -Confirm:$fals
         Name        = 'Get-Release'
         Synopsis    = 'Lists the releases of a Release-layout app: which is live, which is the rollback target, their commits and builds.'
         Description = @(
-            'Get-Release reads releases/, the current link, .aeddeploy/rollback-target and the release records, and returns one ReleaseInfo per release folder, oldest first. Status comes from the record AedDeploy wrote: Building, Built, Verified (was live and proved healthy), Failed (with the reason), or Unknown for a release made by hand. Commit and BuildId are read from the folder itself.'
+            'Get-Release reads releases/, the current link, .aeddeploy/rollback-target and the release records, and returns one ReleaseInfo per release folder, oldest first. Status comes from the record AedDeploy wrote: Building, Built, Verified (was live and proved healthy), Failed or Cancelled (with the reason), or Unknown for a release made by hand. While the deploy lock is held by a deploy that stopped renewing it (killed, its machine lost), nothing builds any more: a release it left Building or Built (not live) is shown Failed, abandoned by that deploy, as the next deploy''s takeover (or Repair-DeployTarget) then records it. Commit and BuildId are read from the folder itself.'
             'Only for the Release layout: with -Layout InPlace the cmdlet stops with GetReleaseRequiresReleaseLayout. Other errors: ReleaseListFailed (node is missing on the server, for example), InvalidAppName, InvalidRemotePath, SessionNotOpen.'
         )
         Parameters  = $app + @{
@@ -852,13 +869,14 @@ Invoke-ZeroDowntimeDeploy -Ref main @app -HealthUrl http://127.0.0.1:3000/api/he
         Synopsis    = 'Deploys a ref in one command: lock, backup, build, validate, boot test, switch, reload, health, cache purge, with automatic rollback and a history entry.'
         Description = @(
             'Invoke-ZeroDowntimeDeploy is the composed deploy. It runs the phases in order, each one checked, and writes a DeploymentRecord with the outcome and every phase''s duration and detail:'
-            '- Preflight (read-only): the connection, the layout at -AppPath, at least 512 MB free disk, every PM2 instance of the app online, PM2 running the app from the folder this deploy builds (Release: PM2''s cwd is <AppPath>/current; InPlace: it resolves to the checkout; otherwise the deploy stops with Pm2AppElsewhere, naming the folder PM2 runs and the -AppPath or Initialize-DeployTarget to use), the live build complete (it is the rollback target), and who holds the deploy lock. Any other failed check but the lock stops the deploy with PreflightFailed before anything changes. A server that is not set up for the Release layout yet fails the Layout check: set it up once with Initialize-DeployTarget.'
-            '- Lock: an atomic mkdir under .aeddeploy/ recording who deploys, when and what. A held lock is waited for up to -LockWaitTimeout (by default not at all: DeployLocked); a lock older than an hour is reported as stale (DeployLockStale) and never taken over: release it with Unlock-Deploy.'
+            '- Preflight (read-only): the connection, the layout at -AppPath, at least 512 MB free disk, every PM2 instance of the app online, PM2 running the app from the folder this deploy builds (Release: PM2''s cwd is <AppPath>/current; InPlace: it resolves to the checkout; otherwise the deploy stops with Pm2AppElsewhere, naming the folder PM2 runs and the -AppPath or Initialize-DeployTarget to use), the live build complete, the target consistent (Consistency: every worker''s /proc/<pid>/cwd resolves to the live folder, and the live release is the last one recorded Verified, which is the rollback target, never merely what current points at), and who holds the deploy lock. Any other failed check but the lock stops the deploy with PreflightFailed before anything changes. A server that is not set up for the Release layout yet fails the Layout check: set it up once with Initialize-DeployTarget.'
+            '- A target that is not consistent (a deploy killed after its switch, a release switched by hand) stops the deploy with TargetDrifted, which names what is wrong and the Repair-DeployTarget command that fixes it. While the lock is held the target is mid-deploy, so the consistency and PM2 checks are not conclusive then: a live holder is waited for (and the target checked once the lock is taken), an abandoned one is taken over and repaired.'
+            '- Lock: a lease under .aeddeploy/ (an atomic mkdir recording who deploys, when and what), renewed every few seconds while the deploy runs, also during a rollback. A lock that is still renewed is waited for up to -LockWaitTimeout (by default not at all: DeployLocked) and never taken. A lock not renewed for its -LockLease (60 s by default) belongs to a deploy that is gone (killed, its machine lost): the deploy takes it over atomically, and a Repair phase runs first, as Repair-DeployTarget does: the last verified release live and healthy, the releases the abandoned deploy left Building or Built marked Failed, and a TakeOver history entry naming that deploy.'
             '- Backup (as Backup-Build), Build (as Invoke-RemoteBuild), Validate (as Test-BuildArtifact).'
             '- BootTest (Release layout, unless -SkipBootTest): the new release is started on a spare loopback port with the app''s environment and probed (the path of the first -HealthUrl, or /) before the live workers are touched, so a release that crashes at boot or answers errors never reaches them (BootTestFailed).'
             '- Switch (Release layout), Reload (as Invoke-Pm2Reload, within -ReloadTimeout), Health (as Test-AppHealth, with -HealthUrl, -ExpectedStatus, -ContentPattern, -ProbeSource, -RequiredSuccesses, -TimeoutSec, -MaximumRetryCount, -RetryIntervalSec and -StabilizationSec; and the new build id: every answer that shows a build id, in the X-Build-Id header AedDeploy''s ready preload adds or in its body, must show the new one, else AppUnhealthy; -VerifyBuildId also fails answers that show none, -SkipBuildIdCheck leaves the check out; an app that shows no build id is warned about and its health is proven by status only. The record''s HealthProof and the phase''s detail say which proof it was), CachePurge (with -CachePath, as Clear-NginxCache; a failure is a warning unless -StrictCachePurge).'
             '- Finalize (Release layout): the release is marked Verified and becomes the rollback target; older releases are pruned down to -KeepReleases, never the live one or the rollback target.'
-            'The phases are a declared list per layout (Release: Preflight, Lock, Backup, Build, Validate, BootTest, Switch, Reload, Health, CachePurge, Finalize; InPlace: Preflight, Lock, Backup, Fetch, Build, Validate, Reload, Health, CachePurge), run by one phase runner. Any exception in a phase, not only AedDeploy''s own, is that phase''s failure: one AedDeploy does not know is recorded as UnexpectedFailure with its type and message (the stack trace goes to the Verbose stream), and handled like any other.'
+            'The phases are a declared list per layout (Release: Preflight, Lock, Repair (only after a takeover), Backup, Build, Validate, BootTest, Switch, Reload, Health, CachePurge, Finalize; InPlace: Preflight, Lock, Repair, Backup, Fetch, Build, Validate, Reload, Health, CachePurge), run by one phase runner. Any exception in a phase, not only AedDeploy''s own, is that phase''s failure: one AedDeploy does not know is recorded as UnexpectedFailure with its type and message (the stack trace goes to the Verbose stream), and handled like any other.'
             'When a phase fails after the live state changed (from the start of the Switch on in the Release layout; from the start of the Build on in the InPlace layout, whose Build resets the checkout and rewrites the live .next, while its Fetch phase only resolves the ref, so a ref that does not exist changes nothing), the backup is restored as Restore-Build does and proven healthy with the same URLs, status and probe settings (not -ContentPattern, which describes the new version), and, unless -SkipBuildIdCheck, by the old build''s id as the new one was checked, and with -CachePath the nginx cache files are deleted again (it may hold what the failed version served; nginx is not reloaded for that, a missing file being a miss); the outcome is RolledBack. A reload that Ctrl+C or a dropped connection cut short is let finish the worker PM2 was replacing, and the rollback then forces its own reload past PM2''s reload lock. A failure before that leaves the live app untouched; the outcome is Failed, and a new release that failed is kept and marked Failed. The lock is always released and the record appended to .aeddeploy/history.jsonl, also on Ctrl+C and after a dropped connection (the session is opened again to recover, with the host key verified again).'
             'The record is always written to the pipeline. A deploy that did not succeed is then also a terminating error: DeploymentRolledBack (the previous version is serving) or DeploymentFailed; the error''s TargetObject is the record, whose ErrorId and FailedPhase name the failure (PreflightFailed, Pm2AppElsewhere, DeployLocked, BuildFailed, BootTestFailed, Pm2ReloadUnhealthy, AppUnhealthy, UnexpectedFailure, ...). When the app itself is at fault (boot test, reload, health, install or build), the message ends with the app''s own last output (the boot test''s output, what the new workers wrote to their PM2 logs since the reload, the build''s tail; at most 50 lines and 4000 characters), which the record keeps as AppOutput.'
             'Settings come from parameters, or from a deploy description checked in with the app (-ConfigurationPath deploy.psd1 -Environment production): a PowerShell data file, read without running anything, @{ Environments = @{ <name> = @{ <setting> = <value> } } }. The settings are the parameters of the same names: HostName, Port, UserName, KeyFilePath, KnownHostsPath, HostKeyFingerprint, AppPath, AppName, Layout, Ref, Repository, BuildCommand, Pm2Path, EcosystemFile, HealthUrl, ExpectedStatus, ContentPattern, ProbeSource, VerifyBuildId, SkipBuildIdCheck, MaximumRetryCount, RetryIntervalSec, RequiredSuccesses, TimeoutSec, StabilizationSec, CachePath, NginxTestCommand, NginxReloadCommand, StrictCachePurge, KeepReleases, LockWaitTimeout, BuildTimeout, ReloadTimeout, BootTestTimeout and SkipBootTest. KeyFilePath and KnownHostsPath are relative to the file and may start with ~. A parameter given on the command line wins over the file, except -HostName, which cannot be combined with -ConfigurationPath (give -Session to deploy an environment''s settings to another server). An unknown setting is an error (ConfigurationKeyUnknown), so a typo never falls back to a default. Secrets (passphrases, passwords) and -AcceptNewHostKey are never read from the file.'
@@ -904,7 +922,8 @@ Invoke-ZeroDowntimeDeploy -Ref main @app -HealthUrl http://127.0.0.1:3000/api/he
             NginxTestCommand   = @{ Description = @('The command that tests the nginx configuration before the reload.'); Default = 'sudo -n nginx -t' }
             NginxReloadCommand = @{ Description = @('The command that reloads nginx.'); Default = 'sudo -n nginx -s reload' }
             StrictCachePurge   = @{ Description = @('Makes a failed cache purge fail the deploy, which is then rolled back, instead of a warning.'); Default = 'False' }
-            LockWaitTimeout    = @{ Description = @('How long to wait for another deploy''s lock: a TimeSpan or a number of seconds. Zero, the default, does not wait: a locked target fails at once with DeployLocked. A negative time is refused while the parameters are bound.'); Default = '0 (no wait)' }
+            LockLease          = @{ Description = @("How long the deploy lock lives without a renewal: a TimeSpan, '00:01:00', or a number of seconds; must be longer than zero. The deploy renews it five times per lease (at most every 15 s); a deploy that dies stops renewing, and the next one takes the lock over once this long has passed since the last renewal. Written into the lock, so that others judge it by the holder's own lease."); Default = '60 seconds' }
+            LockWaitTimeout    = @{ Description = @('How long to wait for another deploy''s lock (its release, or the end of its lease): a TimeSpan or a number of seconds. Zero, the default, does not wait: a locked target fails at once with DeployLocked. A negative time is refused while the parameters are bound.'); Default = '0 (no wait)' }
             KeepReleases       = @{ Description = @('How many releases to keep after a successful deploy (2 to 100), the oldest pruned first; the live release and the rollback target are always kept. Old releases keep serving their hashed static chunks to clients of the old version.'); Default = '5' }
             BootTestTimeout    = @{ Description = @('How long the boot test may take to get an answer from the new release: a TimeSpan or a number of seconds; must be longer than zero.'); Default = '60 seconds' }
             SkipBootTest       = @{ Description = @('Leaves out the boot test on a spare port (Release layout), for an app that cannot start twice on one machine.'); Default = 'False' }
@@ -1006,12 +1025,12 @@ catch {
     # ------------------------------------------------------------------------------------------------
     @{
         Name        = 'Get-DeployHistory'
-        Synopsis    = 'Reads the deploy history the server keeps: deploys, rollbacks and unlocks, oldest first.'
+        Synopsis    = 'Reads the deploy history the server keeps: deploys, rollbacks, repairs, lock takeovers and unlocks, oldest first.'
         Description = @(
-            'Get-DeployHistory reads the newest entries of .aeddeploy/history.jsonl under the app''s root, where Invoke-ZeroDowntimeDeploy and Unlock-Deploy append one record per run, and returns them oldest first. Each record says who ran what, from which commit, build and release to which, the outcome and its reason, and every phase with its duration. Secrets are never written to the history.'
+            'Get-DeployHistory reads the newest entries of .aeddeploy/history.jsonl under the app''s root, where Invoke-ZeroDowntimeDeploy, Repair-DeployTarget and Unlock-Deploy append one record per run (Kind Deploy, Repair, TakeOver, Unlock), and returns them oldest first. The history belongs to -AppPath: -AppName is not needed. Each record says who ran what, from which commit, build and release to which, the outcome and its reason, and every phase with its duration. Secrets are never written to the history.'
             'An app that has no history yet returns nothing. A line that is not a record is skipped with a warning. Errors: SessionNotOpen, InvalidAppName, InvalidRemotePath.'
         )
-        Parameters  = $app + @{
+        Parameters  = $appState + @{
             Last = @{ Description = @('How many of the newest entries to read (1 to 100000).'); Default = '20' }
         }
         Inputs      = @(@{ Type = 'System.Object'; Description = 'Session, AppPath, AppName and Layout bind by property name.' })
@@ -1019,7 +1038,7 @@ catch {
         Examples    = @(
             @{
                 Title   = 'Show the recent deploys'
-                Code    = 'Get-DeployHistory -Session $session -AppPath /srv/apps/shop -AppName shop -Last 5'
+                Code    = 'Get-DeployHistory -Session $session -AppPath /srv/apps/shop -Last 5'
                 Remarks = @(
                     @'
 Started     Kind     Outcome    Ref         Release          Failed       Time
@@ -1045,29 +1064,29 @@ Get-DeployHistory -Session $session -AppPath /srv/apps/shop -AppName shop -Last 
     # ------------------------------------------------------------------------------------------------
     @{
         Name        = 'Unlock-Deploy'
-        Synopsis    = "Releases a target's deploy lock after a deploy died without releasing it, and records why."
+        Synopsis    = "Releases a target's deploy lock at once, for a person who knows its holder is gone, and records why."
         Description = @(
-            'Invoke-ZeroDowntimeDeploy holds a lock under .aeddeploy/ while it runs and always releases it, also on Ctrl+C and after a dropped connection. When the machine running it died, the lock stays, and later deploys fail with DeployLocked (or DeployLockStale once it is older than an hour). The lock is never taken over silently: Unlock-Deploy releases it, whoever holds it, and appends an Unlock entry to the history with -Reason, who released it and who held it.'
+            'Invoke-ZeroDowntimeDeploy holds a lock under .aeddeploy/ while it runs, renews it every few seconds, and always releases it, also on Ctrl+C and after a dropped connection. When the process running it dies (killed, its machine lost), the lock stops being renewed, and the next deploy takes it over once its lease has run out (-LockLease, 60 s by default), repairing the target first. Unlock-Deploy is for a person who knows better and will not wait: it releases the lock at once, whoever holds it, and appends an Unlock entry to the history with -Reason, who released it and who held it. The lock belongs to -AppPath: -AppName is not needed.'
             'Make sure the deploy that holds the lock is no longer running: releasing the lock of a running deploy lets a second one run beside it.'
             'When there is no lock, the cmdlet writes a warning and returns nothing. The change is of high impact: PowerShell asks for confirmation, showing who holds the lock, unless -Confirm:$false is given. Errors: LockReleaseFailed, HistoryWriteFailed, SessionNotOpen, InvalidAppName, InvalidRemotePath.'
         )
-        Parameters  = $app + $whatIf + @{
+        Parameters  = $appState + $whatIf + @{
             Reason = @{ Description = @('Why the lock is released; written to the history with the unlock.'); Default = 'None' }
         }
         Inputs      = @(@{ Type = 'System.Object'; Description = 'Session, AppPath, AppName and Layout bind by property name.' })
-        Outputs     = @(@{ Type = 'AedDeploy.LockInfo'; Description = 'The lock that was released: DeployId, User, Ref, StartedAt, Age.' })
+        Outputs     = @(@{ Type = 'AedDeploy.LockInfo'; Description = 'The lock that was released: DeployId, User, Ref, StartedAt, Age (the time since its last renewal), Lease, IsExpired.' })
         Examples    = @(
             @{
                 Title   = 'Release a lock left by a CI runner that was killed'
                 Code    = @'
-Unlock-Deploy 'runner killed during the build, run 4711' -Session $session -AppPath /srv/apps/shop -AppName shop
+Unlock-Deploy 'runner killed during the build, run 4711' -Session $session -AppPath /srv/apps/shop
 '@
                 Remarks = @(
                     'Asks for confirmation, then shows the lock that was released:'
                     @'
-DeployId                User                     Ref                Age
---------                ----                     ---                ---
-20261126T063700Z-4f2a9c runner@ci-7              main                2h
+DeployId                User                     Ref             Renewed
+--------                ----                     ---             -------
+20261126T063700Z-4f2a9c runner@ci-7              main                 2h
 '@
                 )
             }
@@ -1081,5 +1100,76 @@ Get-DeployHistory -Session $session -AppPath /srv/apps/shop -AppName shop -Last 
             }
         )
         Links       = @('about_AedDeploy', 'Invoke-ZeroDowntimeDeploy', 'Get-DeployHistory')
+    }
+    # ------------------------------------------------------------------------------------------------
+    @{
+        Name        = 'Repair-DeployTarget'
+        Synopsis    = 'Brings a target back to a consistent state: the last verified release live, the workers on it, health proven, a Repair history entry.'
+        Description = @(
+            'A deploy that was killed (SIGKILL, a lost CI runner) or a release switched by hand can leave a target half-switched: current pointing at a release nothing ever verified, or the workers running another release than current. Invoke-ZeroDowntimeDeploy refuses such a target with TargetDrifted. Repair-DeployTarget brings it back:'
+            '- Release layout: current is pointed back at the last release recorded Verified (the rollback target, never merely what current points at) when it points elsewhere; the releases left Building or Built that nothing is making any more are marked Failed (a killed client does not stop its remote commands: what an abandoned build left running in its release is ended first);'
+            '- the workers are reloaded onto it as a rollback reloads them (an interrupted reload is let finish, workers in a crash loop are restarted), when they do not all run it or are not online;'
+            '- health is proven with the same checks as Test-AppHealth (the health parameters are the same), and the release is recorded as the rollback target (and Verified, when it was not yet);'
+            '- a Repair entry is appended to the history, with what was wrong and what was done.'
+            'With -KeepLive the live release is kept instead: proven healthy and recorded Verified, as the rollback target. Use it when the release current points at is the one that should serve (for example a release switched to by hand on purpose), or on a target where no release was ever verified.'
+            'The repair takes the deploy lock as a deploy does, and renews it while it works: a lock still renewed by a running deploy is refused with DeployLocked (or waited for with -LockWaitTimeout); a lock whose holder stopped renewing it for its lease is taken over, and a TakeOver entry naming that deploy is written too. A deploy that takes over an abandoned lock runs the same repair by itself, before anything else.'
+            'With -WhatIf nothing changes: the RepairPlan is returned, with the release that would be live, whether current is switched and the workers reloaded, the releases that would be marked Failed, and every step in words. The change is of high impact: PowerShell asks for confirmation unless -Confirm:$false is given.'
+            'Errors (terminating): DeployLocked (ResourceBusy: a deploy that still renews the lock holds it); RepairImpossible (no release is recorded Verified: prove the live one with -KeepLive); BuildIncomplete (the release to put back is not complete); ReleaseSwitchFailed; Pm2ReloadFailed, Pm2ReloadUnhealthy; RepairUnhealthy (the release is live but health was not proven; the TargetObject is the RepairResult); LockFailed; SessionNotOpen, InvalidAppName, InvalidRemotePath, InvalidEcosystemFile.'
+        )
+        Parameters  = $app + $health + $whatIf + @{
+            KeepLive        = @{ Description = @('Keeps the live release: proves it healthy and records it Verified, as the rollback target, instead of putting the last verified release back.'); Default = 'False' }
+            ReloadTimeout   = @{ Description = @("How long the PM2 reload onto the repaired release may take: a TimeSpan, '00:10:00', or a number of seconds; must be longer than zero."); Default = '5 minutes' }
+            LockLease       = @{ Description = @("How long the repair's lock lives without a renewal (as Invoke-ZeroDowntimeDeploy -LockLease): a TimeSpan or a number of seconds; must be longer than zero."); Default = '60 seconds' }
+            LockWaitTimeout = @{ Description = @('How long to wait for a deploy that holds the lock to release it or stop renewing it: a TimeSpan or a number of seconds. Zero, the default, does not wait: a held lock fails at once with DeployLocked.'); Default = '0 (do not wait)' }
+        }
+        Inputs      = @(@{ Type = 'System.Object'; Description = 'Session, AppPath, AppName and Layout bind by property name (the record of a deploy that failed with TargetDrifted, for example).' })
+        Outputs     = @(
+            @{ Type = 'AedDeploy.RepairResult'; Description = 'Id (of the Repair history entry), ReleaseId (live and proven), Plan (the RepairPlan that was carried out), Fixed (the problems found), TookOverFrom (the abandoned lock''s holder, if any), Reload, Health, Duration.' }
+            @{ Type = 'AedDeploy.RepairPlan'; Description = 'With -WhatIf: Consistency (the TargetConsistency found: LiveRelease, RollbackTarget, Workers, Problems), Lock, ReleaseId, SwitchFrom, Reload, RecordVerified, MarkFailed, EndBuilds (releases still Building, whose leftover build processes are ended), Steps.' }
+        )
+        Examples    = @(
+            @{
+                Title   = 'See what is wrong and what the repair would do'
+                Code    = @'
+$plan = Repair-DeployTarget -Session $session -AppPath /srv/apps/shop -AppName shop -Url http://127.0.0.1:3000/api/health -WhatIf
+$plan.Consistency.Problems
+$plan.Steps
+'@
+                Remarks = @(
+                    'Nothing is changed. For a deploy killed after its switch:'
+                    @'
+current points at release 20261126T070102Z (Built), but the last release recorded Verified is 20261120T101500Z
+point current back at release 20261120T101500Z, the last verified one (from 20261126T070102Z)
+mark release(s) 20261126T070102Z Failed: no deploy is making them any more
+reload the workers of shop onto release 20261120T101500Z (as a rollback does: an interrupted reload is let finish, a crash loop restarted)
+prove health
+keep release 20261120T101500Z as the rollback target
+'@
+                )
+            }
+            @{
+                Title   = 'Repair, then deploy again'
+                Code    = @'
+$app = @{ Session = $session; AppPath = '/srv/apps/shop'; AppName = 'shop' }
+Repair-DeployTarget @app -Url http://127.0.0.1:3000/api/health -Confirm:$false
+Invoke-ZeroDowntimeDeploy @app -Ref main -HealthUrl http://127.0.0.1:3000/api/health -Confirm:$false
+'@
+                Remarks = @(
+                    @'
+Live              From              Instances  Health    Fixed    Time
+----              ----              ---------  ------    -----    ----
+20261120T101500Z  20261126T070102Z  2/2 online healthy       1    6.3s
+'@
+                )
+            }
+            @{
+                Title   = 'Keep a release switched to on purpose'
+                Code    = @'
+Repair-DeployTarget -Session $session -AppPath /srv/apps/shop -AppName shop -KeepLive -Url http://127.0.0.1:3000/api/health
+'@
+                Remarks = @('The live release is proven healthy and recorded Verified: the next deploy takes it as its rollback target.')
+            }
+        )
+        Links       = @('about_AedDeploy', 'Invoke-ZeroDowntimeDeploy', 'Get-DeployHistory', 'Get-Release', 'Unlock-Deploy', 'Restore-Build')
     }
 )

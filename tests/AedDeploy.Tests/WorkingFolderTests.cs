@@ -92,7 +92,7 @@ public sealed class WorkingFolderTests : IDisposable
     public void The_reload_fails_an_InPlace_worker_that_runs_in_another_folder()
     {
         var target = new AppTarget("/srv/app", "web", DeployLayout.InPlace);
-        WorkerFolder[] workers =
+        ReloadedWorker[] workers =
         [
             new(new Pm2Process { PmId = 0, Pid = 100, Cwd = "/srv/app" }, "/srv/app", "/srv/app"),
             new(new Pm2Process { PmId = 1, Pid = 101, Cwd = "/srv/old/current" }, "/srv/old/releases/r1", "/srv/old/releases/r1"),
@@ -112,7 +112,7 @@ public sealed class WorkingFolderTests : IDisposable
     public void The_reload_fails_a_Release_worker_pinned_to_a_release_or_left_in_the_old_one()
     {
         var target = new AppTarget("/srv/app", "web", DeployLayout.Release);
-        WorkerFolder[] workers =
+        ReloadedWorker[] workers =
         [
             new(new Pm2Process { PmId = 0, Pid = 100, Cwd = "/srv/app/current" }, "/srv/app/releases/new", "/srv/app/releases/new"),
             new(new Pm2Process { PmId = 1, Pid = 101, Cwd = "/srv/app/current" }, "/srv/app/releases/old", "/srv/app/releases/new"),

@@ -33,7 +33,7 @@ Describe 'Invoke-ZeroDowntimeDeploy, Release layout' -Tag Integration {
         $before = Get-ServerState
         $report = Invoke-ZeroDowntimeDeploy @app -Ref main -HealthUrl "http://127.0.0.1:$($rig.AppPort)/api/health" -WhatIf
         $report.CanDeploy | Should -BeTrue
-        $report.Checks.Name | Should -Be @('Connection', 'Layout', 'Free disk', 'PM2 app', 'PM2 folder', 'Rollback target', 'Deploy lock')
+        $report.Checks.Name | Should -Be @('Connection', 'Layout', 'Free disk', 'PM2 app', 'PM2 folder', 'Rollback target', 'Consistency', 'Deploy lock')
         $report.LiveBuildId | Should -Be (Get-RigAppHealth $rig).buildId
         Get-ServerState | Should -Be $before
         Get-RigHistory $rig | Should -BeNullOrEmpty

@@ -4,7 +4,8 @@ namespace AedDeploy.Engine;
 
 /// <summary>
 /// Keeps the live build as the thing a deploy can go back to (Backup-Build). InPlace: a complete copy of
-/// <c>.next</c>. Release: the live release becomes the rollback target, protected from pruning.
+/// <c>.next</c>. Release: the live release becomes the rollback target, protected from pruning, once it is proven to be
+/// the last release recorded Verified (TargetDrifted otherwise).
 /// A build that is not complete is never backed up: a rollback to it would be an outage.
 /// </summary>
 public sealed class BackupService(DeploySession session, AppTarget target, IDeployLog log)
@@ -24,6 +25,15 @@ public sealed class BackupService(DeploySession session, AppTarget target, IDepl
                     "NoLiveRelease", FailureKind.NotFound,
                     $"{target.LivePath} on {session.HostName} is not a link into {target.ReleasesPath}. Set the server up with Initialize-DeployTarget, or use -Layout InPlace for a single checkout.",
                     target.LivePath);
+            // The rollback target is the last release proven healthy, not whatever current points at: a deploy
+            // killed after its switch leaves current on a release nothing ever verified.
+            var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+            var rollbackTarget = TargetInspector.ChooseRollbackTarget(releases);
+            if (rollbackTarget?.Id != liveId)
+            {
+                throw TargetInspector.Drifted(target, session.HostName, TargetInspector.FindProblems(target.Layout, string.Empty, [], releases, rollbackTarget), liveId);
+            }
+
             var livePath = target.ReleasePath(liveId);
             var report = await inspector.RequireCompleteAsync(livePath, liveId, "The live release", cancellationToken).ConfigureAwait(false);
             var commit = await runner.RunCheckedAsync("git -C \"$1\" rev-parse --verify HEAD", "BackupFailed", "Reading the live release's commit", cancellationToken, arguments: [livePath])

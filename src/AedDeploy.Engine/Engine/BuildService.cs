@@ -112,11 +112,14 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
         }
         catch (Exception ex) when (ex is AedDeployException or OperationCanceledException)
         {
-            // The failed release stays for inspection; its record says why. A lost connection cannot write it.
+            // The failed release stays for inspection; its record says why. A lost connection cannot write it: the
+            // deploy's recovery (after reconnecting) or the next deploy's takeover marks it.
             if (session.Shell.IsConnected)
             {
-                var reason = ex is OperationCanceledException ? "cancelled" : ((AedDeployException)ex).ErrorId;
-                await store.WriteRecordAsync(record with { Status = ReleaseStatus.Failed, Reason = reason }, CancellationToken.None).ConfigureAwait(false);
+                var failed = ex is OperationCanceledException
+                    ? record with { Status = ReleaseStatus.Cancelled, Reason = "DeployCancelled: the build was stopped" }
+                    : record with { Status = ReleaseStatus.Failed, Reason = $"{((AedDeployException)ex).ErrorId}: {ex.Message.Split('\n')[0].Trim()}" };
+                await store.WriteRecordAsync(failed, CancellationToken.None).ConfigureAwait(false);
             }
 
             throw;

@@ -33,7 +33,8 @@ public sealed class DeployRequest
 
     public TimeSpan LockWaitTimeout { get; init; } = TimeSpan.Zero;
 
-    public TimeSpan StaleLockAge { get; init; } = TimeSpan.FromHours(1);
+    /// <summary>How long the deploy lock lives without a renewal: a deploy that dies is taken over this long after its last renewal.</summary>
+    public TimeSpan LockLease { get; init; } = DeployLock.DefaultLease;
 
     public TimeSpan ReloadTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -110,9 +111,26 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 live.IsComplete ? $"the live build {live.BuildId} is complete" : "the live build is not complete: " + string.Join("; ", live.Failures.Select(f => f.Detail))));
         }
 
+        TargetConsistency? consistency = null;
+        if (checks[1].Passed)
+        {
+            try
+            {
+                consistency = await new TargetInspector(session, target, log).InspectAsync(cancellationToken).ConfigureAwait(false);
+                checks.Add(new("Consistency", consistency.IsConsistent, consistency.IsConsistent
+                    ? $"the workers run {consistency.LiveFolder}{(consistency.RollbackTarget is null ? string.Empty : $", the last verified release {consistency.RollbackTarget}")}"
+                    : string.Join("; ", consistency.Problems)));
+            }
+            catch (AedDeployException ex)
+            {
+                checks.Add(new("Consistency", false, ex.Message));
+            }
+        }
+
         var holder = await new DeployLock(session, target, log).ShowAsync(cancellationToken).ConfigureAwait(false);
-        checks.Add(new("Deploy lock", holder is null, holder is null ? "free" : $"held by {holder}"));
-        return new PreflightReport(session, target) { Checks = checks, LiveRelease = liveRelease, LiveBuildId = liveBuildId, Lock = holder };
+        checks.Add(new("Deploy lock", holder is null || holder.IsExpired,
+            holder is null ? "free" : holder.IsExpired ? $"held by {holder}: a deploy takes it over and repairs what it left" : $"held by {holder}"));
+        return new PreflightReport(session, target) { Checks = checks, LiveRelease = liveRelease, LiveBuildId = liveBuildId, Lock = holder, Consistency = consistency };
     }
 
     public async Task<DeploymentRecord> DeployAsync(DeployRequest request, CancellationToken cancellationToken)
@@ -176,8 +194,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     {
         var request = run.Request;
         var rollback = new PhaseUndo("Rollback", token => RollBackAsync(run, token));
-        DeployPhase preflight = new() { Name = "Preflight", Percent = 2, Run = token => PreflightPhaseAsync(request, token) };
+        DeployPhase preflight = new() { Name = "Preflight", Percent = 2, Run = token => PreflightPhaseAsync(run, token) };
         DeployPhase lockPhase = new() { Name = "Lock", Percent = 5, Run = token => LockPhaseAsync(run, token) };
+        // Only after a takeover: what the abandoned deploy left is put right before this one changes anything.
+        DeployPhase repair = new() { Name = "Repair", Percent = 8, When = () => run.Abandoned is not null, TouchesLive = true, Run = token => RepairPhaseAsync(run, token) };
         DeployPhase backup = new() { Name = "Backup", Percent = 10, Run = token => BackupPhaseAsync(run, token) };
         DeployPhase validate = new() { Name = "Validate", Percent = 60, Run = token => ValidatePhaseAsync(run, token) };
         DeployPhase reload = new() { Name = "Reload", Percent = 75, TouchesLive = true, Undo = rollback, Run = token => ReloadPhaseAsync(run, token) };
@@ -189,7 +209,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         return target.Layout == DeployLayout.Release
             ?
             [
-                preflight, lockPhase, backup,
+                preflight, lockPhase, repair, backup,
                 new() { Name = "Build", Percent = 15, Run = token => BuildPhaseAsync(run, token) },
                 validate,
                 new() { Name = "BootTest", Percent = 65, When = () => request.BootTest, Run = token => BootTestPhaseAsync(run, token) },
@@ -199,7 +219,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             ]
             :
             [
-                preflight, lockPhase, backup,
+                preflight, lockPhase, repair, backup,
                 new() { Name = "Fetch", Percent = 12, Run = token => FetchPhaseAsync(run, token) },
                 new() { Name = "Build", Percent = 15, TouchesLive = true, Undo = rollback, Run = token => BuildPhaseAsync(run, token) },
                 validate, reload, health, cachePurge,
@@ -214,13 +234,17 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         return orchestrator.Plan(new DeployRun(request, new DeploymentRecord(), null!)).Where(p => p.When()).Select(p => p.Name).ToList();
     }
 
-    private async Task<string?> PreflightPhaseAsync(DeployRequest request, CancellationToken cancellationToken)
+    private async Task<string?> PreflightPhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
-        var preflight = await PreflightAsync(request.MinimumFreeDiskMegabytes, cancellationToken).ConfigureAwait(false);
-        // A held lock is the Lock phase's to report (it may wait for it).
-        var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && c.Name != "Deploy lock");
-        return blocking is null
-            ? string.Join("; ", preflight.Checks.Select(c => $"{c.Name}: {c.Detail}"))
+        var preflight = await PreflightAsync(run.Request.MinimumFreeDiskMegabytes, cancellationToken).ConfigureAwait(false);
+        run.Preflight = preflight;
+        // A held lock is the Lock phase's to report (it may wait for it). While it is held the target is
+        // mid-deploy, so drift is not conclusive: a live holder is waited for (and the target checked once the
+        // lock is ours), an abandoned one is taken over and the Repair phase fixes what it left.
+        string[] deferred = preflight.Lock is null ? ["Deploy lock"] : ["Deploy lock", "Consistency", "PM2 app"];
+        var blocking = preflight.Checks.FirstOrDefault(c => !c.Passed && !deferred.Contains(c.Name));
+        return blocking is null ? string.Join("; ", preflight.Checks.Select(c => $"{c.Name}: {c.Detail}"))
+            : blocking.Name == "Consistency" && preflight.Consistency is not null ? throw TargetInspector.Drifted(target, session.HostName, preflight.Consistency.Problems, preflight)
             : throw new AedDeployException(blocking.ErrorId ?? "PreflightFailed", FailureKind.InvalidOperation, $"{blocking.Name}: {blocking.Detail}", preflight);
     }
 
@@ -228,9 +252,23 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     {
         var record = run.Record;
         var owner = new LockInfo { DeployId = record.Id, User = record.User, Ref = record.Ref, StartedAt = record.StartedAt };
-        await run.Lock.AcquireAsync(owner, run.Request.LockWaitTimeout, run.Request.StaleLockAge, cancellationToken).ConfigureAwait(false);
+        run.Abandoned = await run.Lock.AcquireAsync(owner, run.Request.LockWaitTimeout, run.Request.LockLease, cancellationToken).ConfigureAwait(false);
         run.LockHeld = true;
-        return null;
+        run.Renewal = run.Lock.StartRenewing(record.Id, DeployLock.RenewalInterval(run.Request.LockLease));
+        if (run.Abandoned is null && run.Preflight?.Lock is not null)
+        {
+            // We waited for a deploy that ended: the target is checked now that it is ours.
+            await new TargetInspector(session, target, log).RequireConsistentAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return run.Abandoned is null ? null : $"took over the lock of abandoned deploy {run.Abandoned.DeployId}";
+    }
+
+    private async Task<string?> RepairPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var repaired = await new TargetRepairer(session, target, log)
+            .TakeOverAsync(run.Abandoned!, run.Record.Id, run.Record.User, run.Request.Health.ForRollback(null), run.Request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
+        return repaired.Fixed.Count == 0 ? "consistent; proven healthy" : $"repaired ({string.Join("; ", repaired.Fixed)}); {repaired.ReleaseId ?? target.AppPath} healthy";
     }
 
     private async Task<string?> BackupPhaseAsync(DeployRun run, CancellationToken cancellationToken)
@@ -391,9 +429,10 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             }
         }
 
-        if (record.ToRelease is not null)
+        // Under the lock nothing else builds, so a release left Building (a build cut by a dropped connection) is this deploy's.
+        if (run.LockHeld && target.Layout == DeployLayout.Release)
         {
-            await TryAsync("marking the failed release", token => MarkReleaseFailedAsync(record, token), cleanup.Token).ConfigureAwait(false);
+            await TryAsync("marking the failed release", token => new TargetRepairer(session, target, log).MarkUnfinishedReleasesAsync(record, token), cleanup.Token).ConfigureAwait(false);
         }
     }
 
@@ -423,6 +462,11 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
 
     private async Task CleanUpAsync(DeployRun run)
     {
+        if (run.Renewal is not null)
+        {
+            await run.Renewal.DisposeAsync().ConfigureAwait(false);
+        }
+
         var record = run.Record;
         using var cleanup = new CancellationTokenSource(CleanupTimeout);
         if (!await EnsureConnectedAsync(record, cleanup.Token).ConfigureAwait(false))
@@ -494,18 +538,6 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         }
     }
 
-    private async Task MarkReleaseFailedAsync(DeploymentRecord record, CancellationToken cancellationToken)
-    {
-        var store = new ReleaseStore(session, target, log);
-        var release = (await store.ListAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(r => r.Id == record.ToRelease);
-        if (release is not null && release.Status != ReleaseStatus.Failed)
-        {
-            await store.WriteRecordAsync(
-                new ReleaseRecord(release.Id, release.Ref, release.Commit, release.BuildId, ReleaseStatus.Failed, release.CreatedAt ?? record.StartedAt, null, record.ErrorId),
-                cancellationToken).ConfigureAwait(false);
-        }
-    }
-
     private async Task TryAsync(string what, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
     {
         try
@@ -530,6 +562,14 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         public DeployLock Lock => deployLock;
 
         public bool LockHeld { get; set; }
+
+        /// <summary>Keeps the lock's lease renewed while the deploy works.</summary>
+        public IAsyncDisposable? Renewal { get; set; }
+
+        public PreflightReport? Preflight { get; set; }
+
+        /// <summary>The deploy whose expired lock this one took over; the Repair phase puts right what it left.</summary>
+        public LockInfo? Abandoned { get; set; }
 
         public BuildBackup? Backup { get; set; }
 

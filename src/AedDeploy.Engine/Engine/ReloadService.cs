@@ -198,7 +198,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
         var workers = after.Select((process, i) =>
         {
             var parts = (lines.Length > i + 1 ? lines[i + 1] : string.Empty).Split('\t');
-            return new WorkerFolder(process, parts.Length > 1 ? parts[1] : string.Empty, parts.Length > 2 ? parts[2] : string.Empty);
+            return new ReloadedWorker(process, parts.Length > 1 ? parts[1] : string.Empty, parts.Length > 2 ? parts[2] : string.Empty);
         }).ToList();
         return CheckWorkingFolders(target, lines[0].Trim(), workers);
     }
@@ -208,7 +208,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
     /// points at, or the checkout). Release: pm_cwd must stay the <c>current</c> link, or the next reload stays
     /// pinned; InPlace: pm_cwd must resolve to the checkout.
     /// </summary>
-    internal static IEnumerable<string> CheckWorkingFolders(AppTarget target, string expected, IReadOnlyList<WorkerFolder> workers)
+    internal static IEnumerable<string> CheckWorkingFolders(AppTarget target, string expected, IReadOnlyList<ReloadedWorker> workers)
     {
         foreach (var worker in workers)
         {
@@ -285,4 +285,4 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
 }
 
 /// <summary>A PM2 worker with its working folder (/proc/&lt;pid&gt;/cwd) and its pm_cwd, both resolved.</summary>
-internal sealed record WorkerFolder(Pm2Process Process, string WorkerCwd, string ResolvedPm2Cwd);
+internal sealed record ReloadedWorker(Pm2Process Process, string WorkerCwd, string ResolvedPm2Cwd);

@@ -14,9 +14,14 @@ public enum DeployLayout
 public sealed class AppTarget
 {
     public AppTarget(string appPath, string appName, DeployLayout layout, string? pm2Command = null, string? ecosystemFile = null)
+        : this(appPath, appName, layout, pm2Command, ecosystemFile, nameRequired: true)
+    {
+    }
+
+    private AppTarget(string appPath, string? appName, DeployLayout layout, string? pm2Command, string? ecosystemFile, bool nameRequired)
     {
         AppPath = Names.ValidateRemotePath(appPath, "The app path");
-        AppName = Names.ValidateAppName(appName);
+        AppName = appName is null && !nameRequired ? string.Empty : Names.ValidateAppName(appName);
         Layout = layout;
         Pm2Command = string.IsNullOrWhiteSpace(pm2Command) ? "pm2" : pm2Command;
         EcosystemFile = string.IsNullOrWhiteSpace(ecosystemFile) ? "ecosystem.config.cjs" : ecosystemFile;
@@ -29,9 +34,18 @@ public sealed class AppTarget
         }
     }
 
+    /// <summary>
+    /// A target known by its path alone, for what lives under <c>.aeddeploy</c> and belongs to the path (the lock,
+    /// the history): <see cref="AppName"/> is the given name, or empty when none was given. Nothing that talks to
+    /// PM2 may use such a target.
+    /// </summary>
+    public static AppTarget ForState(string appPath, string? appName, DeployLayout layout) =>
+        new(appPath, appName, layout, null, null, nameRequired: false);
+
     /// <summary>The app's root: the checkout (InPlace) or the folder holding releases/ and current (Release).</summary>
     public string AppPath { get; }
 
+    /// <summary>The app's name in PM2; empty for a target made <see cref="ForState"/> without one.</summary>
     public string AppName { get; }
 
     public DeployLayout Layout { get; }

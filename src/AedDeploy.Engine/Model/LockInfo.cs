@@ -1,6 +1,9 @@
 namespace AedDeploy;
 
-/// <summary>Who holds a target's deploy lock, since when, for what.</summary>
+/// <summary>
+/// Who holds a target's deploy lock, since when, for what, and whether that holder is still alive: the lock is
+/// a lease the holder renews every few seconds, so a lock not renewed for its lease belongs to a deploy that is gone.
+/// </summary>
 public sealed class LockInfo
 {
     public string DeployId { get; init; } = string.Empty;
@@ -11,7 +14,16 @@ public sealed class LockInfo
 
     public DateTimeOffset? StartedAt { get; init; }
 
+    /// <summary>The time since the holder last renewed the lock.</summary>
     public TimeSpan Age { get; init; }
 
-    public override string ToString() => $"deploy {DeployId} of '{Ref}' by {User}, {Age.TotalMinutes:0} min ago";
+    /// <summary>How long the lock lives without a renewal: the holder's own lease (or, for a lock that names none, the reader's).</summary>
+    public TimeSpan Lease { get; init; }
+
+    /// <summary>Not renewed for longer than its lease: the next deploy takes it over.</summary>
+    public bool IsExpired => Age > Lease;
+
+    public override string ToString() =>
+        $"deploy {DeployId}{(Ref is null ? string.Empty : $" of '{Ref}'")} by {User}, started {StartedAt?.ToString("u", System.Globalization.CultureInfo.InvariantCulture) ?? "at an unknown time"}, "
+        + $"{(IsExpired ? "abandoned: not renewed for" : "renewed")} {Age.TotalSeconds:0} s {(IsExpired ? $"(lease {Lease.TotalSeconds:0} s)" : "ago")}";
 }

@@ -22,5 +22,8 @@ public sealed class PreflightReport : PhaseResult
     /// <summary>Who holds the deploy lock now, if anyone.</summary>
     public LockInfo? Lock { get; init; }
 
+    /// <summary>Whether the workers run the live folder and the live release is the last verified one; null when it could not be checked.</summary>
+    public TargetConsistency? Consistency { get; init; }
+
     public bool CanDeploy => Checks.All(c => c.Passed);
 }

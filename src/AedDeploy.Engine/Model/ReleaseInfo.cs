@@ -9,8 +9,10 @@ public enum ReleaseStatus
     Built,
     /// <summary>Was live and proved healthy.</summary>
     Verified,
-    /// <summary>Failed to build, to validate, or to prove healthy; kept for inspection.</summary>
+    /// <summary>Failed to build, to validate, or to prove healthy, or abandoned by a deploy that died; kept for inspection.</summary>
     Failed,
+    /// <summary>Its deploy was stopped (Ctrl+C); kept for inspection.</summary>
+    Cancelled,
 }
 
 /// <summary>One release of a Release-layout app (Get-Release, Switch-Release).</summary>
@@ -44,7 +46,7 @@ public sealed class ReleaseInfo : PhaseResult
 
     public DateTimeOffset? VerifiedAt { get; init; }
 
-    /// <summary>Why the release failed, when it did.</summary>
+    /// <summary>Why the release failed or was cancelled, when it was.</summary>
     public string? Reason { get; init; }
 }
 

@@ -3,10 +3,10 @@ using AedDeploy.Engine;
 
 namespace AedDeploy.Cmdlets;
 
-/// <summary>Reads the deploy history the server keeps (.aeddeploy/history.jsonl): deploys, rollbacks and unlocks, oldest first.</summary>
+/// <summary>Reads the deploy history the server keeps (.aeddeploy/history.jsonl): deploys, rollbacks, repairs, lock takeovers and unlocks, oldest first.</summary>
 [Cmdlet(VerbsCommon.Get, "DeployHistory")]
 [OutputType(typeof(DeploymentRecord))]
-public sealed class GetDeployHistoryCommand : AppCmdlet
+public sealed class GetDeployHistoryCommand : AppStateCmdlet
 {
     /// <summary>How many of the newest entries to read.</summary>
     [Parameter]
@@ -15,7 +15,7 @@ public sealed class GetDeployHistoryCommand : AppCmdlet
 
     protected override void ProcessRecord()
     {
-        foreach (var record in RunPhase((target, log, token) => new DeployHistory(Session, target, log).ReadAsync(Last, token)))
+        foreach (var record in RunOnState((target, log, token) => new DeployHistory(Session, target, log).ReadAsync(Last, token)))
         {
             WriteObject(record);
         }

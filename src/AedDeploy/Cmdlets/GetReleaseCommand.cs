@@ -15,7 +15,7 @@ public sealed class GetReleaseCommand : AppCmdlet
     protected override void ProcessRecord()
     {
         RequireLayout(DeployLayout.Release, "an InPlace checkout has one build and its .next.backup.");
-        var releases = RunPhase((target, log, token) => new ReleaseStore(Session, target, log).ListAsync(token));
+        var releases = RunPhase((target, log, token) => new TargetInspector(Session, target, log).ListReleasesAsync(token));
         foreach (var release in releases.Where(r => !Live || r.IsLive))
         {
             WriteObject(release);

@@ -200,6 +200,15 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [TimeSpanSeconds(AllowZero = true)]
     public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// How long the deploy lock lives without a renewal. The deploy renews it every few seconds while it runs; a
+    /// deploy that dies (killed, its machine lost) stops renewing, and the next deploy takes the lock over this long
+    /// after the last renewal and repairs what it left.
+    /// </summary>
+    [Parameter]
+    [TimeSpanSeconds]
+    public TimeSpan LockLease { get; set; } = DeployLock.DefaultLease;
+
     [Parameter]
     [ValidateRange(2, 100)]
     public int KeepReleases { get; set; } = 5;
@@ -289,6 +298,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             NginxReloadCommand = Setting(nameof(NginxReloadCommand), NginxReloadCommand),
             StrictCachePurge = Setting(nameof(StrictCachePurge), StrictCachePurge.ToBool()),
             LockWaitTimeout = Setting(nameof(LockWaitTimeout), LockWaitTimeout),
+            LockLease = Setting(nameof(LockLease), LockLease),
             KeepReleases = Setting(nameof(KeepReleases), KeepReleases),
         };
         if (FaultInjection is not null)

@@ -4,12 +4,13 @@ using AedDeploy.Engine;
 namespace AedDeploy.Cmdlets;
 
 /// <summary>
-/// Releases a target's deploy lock whoever holds it, after a deploy died without releasing it. The release
-/// is written to the history with who did it and why. Make sure the deploy that holds it is not running.
+/// Releases a target's deploy lock whoever holds it, for a person who knows the holder is gone and will not wait
+/// for its lease to run out (a deploy that dies is taken over by the next one once it stops renewing the lock).
+/// The release is written to the history with who did it and why. Make sure the deploy that holds it is not running.
 /// </summary>
 [Cmdlet(VerbsCommon.Unlock, "Deploy", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(LockInfo))]
-public sealed class UnlockDeployCommand : AppCmdlet
+public sealed class UnlockDeployCommand : AppStateCmdlet
 {
     /// <summary>Why the lock is released, for the history.</summary>
     [Parameter(Mandatory = true, Position = 0)]
@@ -18,7 +19,7 @@ public sealed class UnlockDeployCommand : AppCmdlet
 
     protected override void ProcessRecord()
     {
-        var holder = RunPhase((target, log, token) => new DeployLock(Session, target, log).ShowAsync(token));
+        var holder = RunOnState((target, log, token) => new DeployLock(Session, target, log).ShowAsync(token));
         if (holder is null)
         {
             WriteWarning($"{AppPath} on {Session.HostName} is not locked.");
@@ -30,7 +31,7 @@ public sealed class UnlockDeployCommand : AppCmdlet
             return;
         }
 
-        var removed = RunPhase(async (target, log, token) =>
+        var removed = RunOnState(async (target, log, token) =>
         {
             var released = await new DeployLock(Session, target, log).ForceReleaseAsync(token).ConfigureAwait(false);
             await new DeployHistory(Session, target, log).AppendAsync(

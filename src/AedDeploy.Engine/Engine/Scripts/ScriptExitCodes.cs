@@ -52,5 +52,8 @@ internal static class ScriptExitCodes
         public const int UnknownAction = 2;
         public const int HeldByAnother = 8;
         public const int Held = 9;
+
+        /// <summary>acquire: the lock was taken over from a holder whose lease had expired (its info is printed).</summary>
+        public const int TakenOver = 10;
     }
 }
