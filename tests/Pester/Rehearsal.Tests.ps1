@@ -495,7 +495,7 @@ exit 1
     }
     else {
         [ordered]@{
-            Preflight = 'Failed'; Lock = 'Failed'; Backup = 'Failed'; Build = 'Failed'; Validate = 'Failed'; BootTest = 'Failed'
+            Preflight = 'Failed'; Lock = 'Failed'; Backup = 'Failed'; Build = 'Failed'; Validate = 'Failed'; CarryStatic = 'Failed'; BootTest = 'Failed'
             Switch = 'RolledBack'; Reload = 'RolledBack'; Health = 'RolledBack'; CachePurge = 'RolledBack'; Finalize = 'RolledBack'
         }
     }

@@ -12,6 +12,7 @@ const { chromium } = require(path.resolve(playwrightFolder));
 
 const problems = { pageErrors: [], consoleErrors: [], failedRequests: [], badResponses: [] };
 const documents = [];
+let server;
 let browser;
 let page;
 
@@ -68,6 +69,7 @@ async function handle(command) {
     case 'problems': return { ...problems, documents };
     case 'close':
       await browser.close();
+      await server.close();
       return {};
     default: throw new Error(`unknown op ${command.op}`);
   }
@@ -76,8 +78,10 @@ async function handle(command) {
 (async () => {
   // Root has no user namespace sandbox here; the tab only ever opens the rig's loopback pages.
   const args = process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [];
-  browser = await chromium.launch({ executablePath, headless: true, args });
-  send({ ready: true, driverPid: process.pid, browserPid: browser.process()?.pid ?? null, version: browser.version() });
+  // A browser server, not chromium.launch(): only the server tells the pid of the Chromium it started.
+  server = await chromium.launchServer({ executablePath, headless: true, args });
+  browser = await chromium.connect(server.wsEndpoint());
+  send({ ready: true, driverPid: process.pid, browserPid: server.process().pid, version: browser.version() });
   const lines = readline.createInterface({ input: process.stdin });
   for await (const line of lines) {
     if (!line.trim()) continue;
