@@ -10,7 +10,9 @@ const readline = require('node:readline');
 const [playwrightFolder, executablePath] = process.argv.slice(2);
 const { chromium } = require(path.resolve(playwrightFolder));
 
-const problems = { pageErrors: [], consoleErrors: [], failedRequests: [], badResponses: [] };
+const problems = { pageErrors: [], consoleErrors: [], badResponses: [] };
+const failed = [];
+const sentAt = new WeakMap();
 const documents = [];
 let server;
 let browser;
@@ -30,20 +32,27 @@ async function texts(selectors) {
 // A new tab in a new context (no cache, no cookies), and what was kept about the one before is dropped.
 async function open({ url, selectors }) {
   if (page) await page.context().close();
-  for (const list of [...Object.values(problems), documents]) list.length = 0;
+  for (const list of [...Object.values(problems), failed, documents]) list.length = 0;
   const context = await browser.newContext();
   page = await context.newPage();
   page.on('pageerror', (error) => problems.pageErrors.push(`${error.name}: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() === 'error') problems.consoleErrors.push(`${message.text()} (${message.location().url})`);
   });
-  page.on('requestfailed', (request) => problems.failedRequests.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+  page.on('requestfailed', (request) =>
+    failed.push({
+      text: `${request.method()} ${request.url()}: ${request.failure()?.errorText}`,
+      aborted: request.failure()?.errorText === 'net::ERR_ABORTED',
+      sentAt: sentAt.get(request) ?? 0,
+      at: Date.now(),
+    }));
   page.on('response', (response) => {
     if (response.status() >= 400) problems.badResponses.push(`${response.status()} ${response.url()}`);
   });
   // A document request of the tab itself is a full page load; a client-side navigation makes none.
   page.on('request', (request) => {
-    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) documents.push(request.url());
+    sentAt.set(request, Date.now());
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) documents.push({ url: request.url(), at: Date.now() });
   });
   await page.goto(url, { waitUntil: 'load' });
   // Hydrated: React has attached the click handler, and the prefetches the page starts are done.
@@ -58,7 +67,7 @@ async function click({ selector, waitFor, path: expectedPath, selectors, timeout
   if (expectedPath) await page.waitForURL((u) => u.pathname === expectedPath, { timeout: timeoutMs });
   if (waitFor?.length) await page.waitForSelector(waitFor.join(', '), { timeout: timeoutMs });
   await page.waitForLoadState('networkidle');
-  return { url: page.url(), fullLoads: documents.slice(loadsBefore), texts: await texts(selectors) };
+  return { url: page.url(), fullLoads: documents.slice(loadsBefore).map((d) => d.url), texts: await texts(selectors) };
 }
 
 async function handle(command) {
@@ -66,7 +75,19 @@ async function handle(command) {
     case 'open': return open(command);
     case 'click': return click(command);
     case 'html': return { html: await page.content() };
-    case 'problems': return { ...problems, documents };
+    case 'problems': {
+      // A full page load cancels what the old page still had in flight (Next's RSC requests and the chunks they
+      // named, when it chose to reload instead of navigating on the client): the tab's own doing, not a request the
+      // network or the server failed. Only an abort of a request sent before a page load began and ended after it
+      // counts as one (50 ms for the order in which the events arrive).
+      const byNavigation = (f) => f.aborted && documents.some((d) => f.sentAt <= d.at + 50 && d.at <= f.at + 50);
+      return {
+        ...problems,
+        failedRequests: failed.filter((f) => !byNavigation(f)).map((f) => f.text),
+        abortedByNavigation: failed.filter(byNavigation).map((f) => f.text),
+        documents: documents.map((d) => d.url),
+      };
+    }
     case 'close':
       await browser.close();
       await server.close();
