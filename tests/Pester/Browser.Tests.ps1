@@ -79,7 +79,7 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
             Write-Host "  CarryStatic: $(if ($carry) { $carry.Detail } else { 'not run' })"
             Write-Host "  lazy: $($lazy.texts | ConvertTo-Json -Compress); link: $($followed.url) $($followed.texts | ConvertTo-Json -Compress), full loads: $(@($followed.fullLoads).Count)"
             Write-Host "  problems: $(if ($result.Failures) { $result.Failures -join "`n            " } else { 'none' })"
-            if ($problems.abortedByNavigation) { Write-Host "  cancelled by the full page load (not failures): $($problems.abortedByNavigation -join '; ')" }
+            if ($problems.cancelled) { Write-Host "  cancelled by the page itself (not failures): $($problems.cancelled -join '; ')" }
             $result
         }
     }
