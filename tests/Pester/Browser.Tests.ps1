@@ -26,6 +26,7 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
     BeforeAll {
         . (Join-Path $PSScriptRoot 'Common.ps1')
         Import-Module (Join-Path $PSScriptRoot '../Rig/AedDeployBrowser.psm1') -Force
+        Import-Module (Join-Path $PSScriptRoot '../Rig/AedDeployProbe.psm1') -Force
         $rig = $null
         $session = $null
         $browser = $null
@@ -38,15 +39,23 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
         $script:previousDeploymentId = $null
 
         function Invoke-TabAcrossDeploy([hashtable] $Extra = @{}) {
-            # Opens the tab at the live version, deploys the next one, then clicks and follows the link in that tab.
+            # Opens the tab at the live version, deploys the next one under the prober (the rehearsals' targets, with the
+            # live page's own chunk: the previous version's once the deploy switched), then clicks and follows the link
+            # in that tab.
             $from = $script:liveVersion
             $to = $from + 1
             $opened = Invoke-AedBrowser -Browser $browser -Command @{ op = 'open'; url = "$nginx/"; selectors = @('#version', '#client-version') }
             $openedHtml = (Invoke-AedBrowser -Browser $browser -Command @{ op = 'html' }).html
             $null = Publish-AedFixtureVersion -Rig $rig -Version "$to" -Branch "v$to"
-            $clock = [Diagnostics.Stopwatch]::StartNew()
-            $record = Invoke-RigDeploy -Rig $rig -Session $session -Layout Release -Ref "v$to" -Extra $Extra
-            $deploySeconds = $clock.Elapsed.TotalSeconds
+            $probeSet = Get-AedProbeTargetSet -Rig $rig -FreshPath ''
+            $probe = Start-AedProbe -Targets $probeSet.Targets -IntervalMs 200 -MaxDurationSec 600
+            try {
+                $clock = [Diagnostics.Stopwatch]::StartNew()
+                $record = Invoke-RigDeploy -Rig $rig -Session $session -Layout Release -Ref "v$to" -Extra $Extra
+                $deploySeconds = $clock.Elapsed.TotalSeconds
+            }
+            finally { $probed = Stop-AedProbe -Probe $probe }
+            $staticTargets = @($probed.Targets | Where-Object Target -like '*:static')
             if ($record.Outcome -eq 'Succeeded') { $script:liveVersion = $to }
             $lazy = Invoke-AedBrowser -Browser $browser -Command @{
                 op = 'click'; selector = '#load-lazy'; waitFor = @('#lazy-message', '#lazy-failure'); selectors = @('#lazy-message', '#lazy-failure')
@@ -65,6 +74,9 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
                 Followed      = $followed
                 DynamicHtml   = $dynamicHtml
                 Problems      = $problems
+                StaticChunk   = $probeSet.StaticChunk
+                StaticSent    = ($staticTargets | Measure-Object -Sum Sent).Sum
+                StaticFailed  = ($staticTargets | Measure-Object -Sum Failed).Sum
                 # What a user would notice: the page's assets and documents failing, an error, a request that failed.
                 Failures      = @(
                     $problems.pageErrors | ForEach-Object { "pageerror: $_" }
@@ -77,6 +89,7 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
             $carry = $record.Phases | Where-Object Name -eq 'CarryStatic'
             Write-Host ("v$from -> v$to $($record.Outcome) in $($result.DeploySeconds) s; phases: " + (($record.Phases | ForEach-Object { "$($_.Name) $([math]::Round($_.Duration.TotalSeconds, 2))s" }) -join ', '))
             Write-Host "  CarryStatic: $(if ($carry) { $carry.Detail } else { 'not run' })"
+            Write-Host "  probe: $($probed.Sent) sent, $($probed.Failed) failed; the previous version's page chunk $($probeSet.StaticChunk): $($result.StaticFailed) of $($result.StaticSent) failed $(($staticTargets | Where-Object Failed | ForEach-Object { "($($_.Target): $($_.Failures))" }) -join ' ')"
             Write-Host "  lazy: $($lazy.texts | ConvertTo-Json -Compress); link: $($followed.url) $($followed.texts | ConvertTo-Json -Compress), full loads: $(@($followed.fullLoads).Count)"
             Write-Host "  problems: $(if ($result.Failures) { $result.Failures -join "`n            " } else { 'none' })"
             if ($problems.cancelled) { Write-Host "  cancelled by the page itself (not failures): $($problems.cancelled -join '; ')" }
@@ -99,6 +112,7 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
         $run.Lazy.'#lazy-message' | Should -BeNullOrEmpty -Because 'the chunk of the version the tab runs is gone'
         $run.Lazy.'#lazy-failure' | Should -Match 'chunk' -Because 'the import() fails as a ChunkLoadError'
         @($run.Problems.badResponses | Where-Object { $_ -match '^404 .*/_next/static/chunks/' }) | Should -Not -BeNullOrEmpty
+        $run.StaticFailed | Should -BeGreaterThan 0 -Because 'the prober asks for the previous version''s own chunk, as the tab does'
     }
 
     It 'Should load the open tab''s lazy chunk and follow its link after a deploy <Name>' -ForEach $withSkewProtection {
@@ -115,6 +129,8 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
         ([uri]$run.Followed.url).AbsolutePath | Should -Be '/dynamic'
         $run.Followed.texts.'#version' | Should -Be $run.To -Because 'the link renders the new version'
         $run.Failures | Should -BeNullOrEmpty
+        $run.StaticSent | Should -BeGreaterThan 0
+        $run.StaticFailed | Should -Be 0 -Because "the previous version's own chunk $($run.StaticChunk) stays served"
         if ($extra.DeploymentId) {
             # Next puts the id on every asset URL and on the <html> of every page the new workers render.
             $run.DynamicHtml | Should -Match "data-dpl-id=""$($extra.DeploymentId)""|dpl=$($extra.DeploymentId)"
