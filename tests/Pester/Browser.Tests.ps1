@@ -10,6 +10,9 @@ answer >= 400 for /_next/ assets or the pages.
 
 The first scenario turns skew protection off (-StaticRetentionReleases 0, the plan without the CarryStatic phase, as
 before it existed) and asserts the ChunkLoadError a user then gets: the test can see the failure it guards against.
+Each deploy also runs under the prober with the rehearsals' targets (Get-AedProbeTargetSet), whose static chunk is the
+live page's own, found by content: the previous version's once the deploy switched. The last scenario opens the tab
+on a version whose deploy then fails and is rolled back: the restored version must serve that tab's chunks too.
 #>
 
 BeforeDiscovery {
@@ -140,5 +143,53 @@ Describe 'A browser tab open across a Release deploy' -Tag Integration {
                 @($run.Followed.fullLoads).Count | Should -BeGreaterThan 0
             }
         }
+    }
+
+    It 'Should let a tab opened on a version that was then rolled back load its lazy chunk from the restored version' {
+        # The deploy fails 15 s into its Health phase (a stabilisation window of 20 s keeps the phase running): in
+        # those seconds the new version serves, and the tab opens on it, straight at the app (nginx's cache still holds
+        # the old page until a purge). The rollback must give the restored release the failed one's files first.
+        $restored = $script:liveVersion
+        $failed = $restored + 1
+        $null = Publish-AedFixtureVersion -Rig $rig -Version "$failed" -Branch "v$failed"
+        $ps = New-ModulePowerShell
+        $null = $ps.AddCommand('Invoke-ZeroDowntimeDeploy').AddParameters(@{
+                Session = $session; AppPath = $rig.AppRoot; AppName = $rig.AppName; Ref = "v$failed"; Confirm = $false; Verbose = $true
+                HealthUrl = "http://127.0.0.1:$($rig.AppPort)/api/health"; CachePath = $rig.NginxCachePath
+                NginxTestCommand = $rig.NginxTestCommand; NginxReloadCommand = $rig.NginxReloadCommand; RetryIntervalSec = 1
+                StabilizationSec = 20; FaultInjection = @{ Phase = 'Health'; Kind = 'Exception'; DelaySec = 15 }
+            })
+        $async = $ps.BeginInvoke()
+        $record = $null
+        try {
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            while (-not ($ps.Streams.Verbose | Where-Object Message -eq 'Phase Health.') -and -not $async.IsCompleted -and $watch.Elapsed.TotalSeconds -lt 300) { Start-Sleep -Milliseconds 200 }
+            $during = (Get-RigAppHealth $rig).version
+            $opened = Invoke-AedBrowser -Browser $browser -Command @{ op = 'open'; url = "http://127.0.0.1:$($rig.AppPort)/"; selectors = @('#client-version') }
+            $null = $async.AsyncWaitHandle.WaitOne([TimeSpan]::FromMinutes(5))
+            # A deploy that did not succeed ends in a terminating error (DeploymentRolledBack) whose target is the record.
+            try { $record = @($ps.EndInvoke($async)) | Where-Object { $_ -is [AedDeploy.DeploymentRecord] } | Select-Object -Last 1 }
+            catch {
+                $inner = $_.Exception
+                while ($inner -and -not ($inner -is [Management.Automation.IContainsErrorRecord]) -and $inner.InnerException) { $inner = $inner.InnerException }
+                if ($inner -is [Management.Automation.IContainsErrorRecord]) { $record = $inner.ErrorRecord.TargetObject }
+            }
+        }
+        finally { $ps.Dispose() }
+        $during | Should -Be "$failed" -Because 'the failed version serves during its health check'
+        $opened.texts.'#client-version' | Should -Be "client chunk of version $failed"
+        $record.Outcome | Should -Be 'RolledBack'
+        (Get-RigAppHealth $rig).version | Should -Be "$restored"
+        $lazy = Invoke-AedBrowser -Browser $browser -Command @{
+            op = 'click'; selector = '#load-lazy'; waitFor = @('#lazy-message', '#lazy-failure'); selectors = @('#lazy-message', '#lazy-failure')
+        }
+        $followed = Invoke-AedBrowser -Browser $browser -Command @{ op = 'click'; selector = '#to-dynamic'; path = '/dynamic'; waitFor = @('#time'); selectors = @('#version') }
+        $problems = Invoke-AedBrowser -Browser $browser -Command @{ op = 'problems' }
+        Write-Host "v$failed rolled back to v${restored}: lazy $($lazy.texts | ConvertTo-Json -Compress); link $($followed.texts | ConvertTo-Json -Compress); problems $($problems | ConvertTo-Json -Compress -Depth 3)"
+
+        $lazy.texts.'#lazy-failure' | Should -BeNullOrEmpty
+        $lazy.texts.'#lazy-message' | Should -Be "lazy chunk of version $failed" -Because 'the restored workers serve the failed version''s chunks, carried before they started'
+        $followed.texts.'#version' | Should -Be "$restored"
+        @($problems.pageErrors) + @($problems.failedRequests) + @($problems.badResponses | Where-Object { $_ -match '/_next/' }) | Should -BeNullOrEmpty
     }
 }
