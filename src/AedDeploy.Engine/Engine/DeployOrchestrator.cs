@@ -45,7 +45,7 @@ public sealed class DeployRequest
     /// <summary>An earlier release's static files are carried while it stopped serving less than this long ago.</summary>
     public TimeSpan StaticRetentionAge { get; init; } = TimeSpan.FromDays(7);
 
-    /// <summary>Next.js's deploymentId for the new release (NEXT_DEPLOYMENT_ID at build and at start); null leaves it unset.</summary>
+    /// <summary>Next.js's deploymentId for the new release (Release layout: NEXT_DEPLOYMENT_ID at build, and at start from the release's .env.production.local); null leaves it unset.</summary>
     public string? DeploymentId { get; init; }
 
     /// <summary>A fault to inject for a rehearsal; never set unless asked for.</summary>

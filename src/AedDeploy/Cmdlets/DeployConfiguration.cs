@@ -19,7 +19,7 @@ internal static class DeployConfiguration
         "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "MaximumRetryCount", "RetryIntervalSec",
         "RequiredSuccesses", "TimeoutSec", "StabilizationSec", "CachePath", "NginxTestCommand", "NginxReloadCommand", "StrictCachePurge",
         "KeepReleases", "LockWaitTimeout", "BuildTimeout", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
-        "StaticRetentionReleases", "StaticRetentionDays", "DeploymentId",
+        "StaticRetentionReleases", "StaticRetentionDays",
     ];
 
     public static Hashtable Load(string path, string environment)

@@ -211,7 +211,10 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [ValidateRange(0, 3650)]
     public double StaticRetentionDays { get; set; } = 7;
 
-    /// <summary>Next.js's deploymentId (NEXT_DEPLOYMENT_ID) for the new release, at build and at start (Release layout).</summary>
+    /// <summary>
+    /// Next.js's deploymentId (NEXT_DEPLOYMENT_ID) for the new release, at build and at start (Release layout). Command line
+    /// only, never from a configuration file: one there would give every deploy the same id, which no client could tell apart.
+    /// </summary>
     [Parameter]
     [ValidatePattern("^[A-Za-z0-9_-]{1,64}$")]
     public string? DeploymentId { get; set; }
@@ -247,7 +250,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             ThrowArgumentError("InPlaceTakesNoRelease", "-Repository is for the Release layout: an InPlace deploy fetches the checkout's own origin.", repository);
         }
 
-        var deploymentId = Setting(nameof(DeploymentId), DeploymentId);
+        var deploymentId = DeploymentId;
         if (layout == DeployLayout.InPlace && deploymentId is not null)
         {
             ThrowArgumentError(
