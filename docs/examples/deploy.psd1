@@ -112,6 +112,11 @@
             LockLease          = '00:01:00'
             # Releases kept after a successful deploy; the live one and the rollback target always stay.
             KeepReleases       = 3
+            # Skew protection: a new release carries the static files of the live release and the one before
+            # it (fewer than KeepReleases, so both are still on disk), as long as each stopped serving less
+            # than a day ago: testers reload often.
+            StaticRetentionReleases = 2
+            StaticRetentionDays     = 1
         }
 
         # Production, deployed from CI (github-actions-deploy.yml): the workflow gives -Ref (the commit it
@@ -144,8 +149,12 @@
             StrictCachePurge   = $true
             # A deploy started while another runs waits up to 15 minutes for its lock.
             LockWaitTimeout    = '00:15:00'
-            # Old releases keep serving their hashed chunks to browsers still on the old version.
+            # Releases kept on disk for rollbacks and inspection.
             KeepReleases       = 5
+            # Tabs opened on the last three versions, up to a week after each was replaced, keep loading
+            # their hashed chunks from the new workers (hard links: next to no disk).
+            StaticRetentionReleases = 3
+            StaticRetentionDays     = 7
         }
     }
 }

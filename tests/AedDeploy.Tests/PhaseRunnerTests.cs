@@ -245,7 +245,7 @@ public sealed class PhaseRunnerTests
     {
         var request = new DeployRequest { Build = new BuildRequest { Ref = "main" }, Health = new HealthRequest(), CachePath = "/var/cache/nginx/app" };
         Assert.Equal(
-            ["Preflight", "Lock", "Backup", "Build", "Validate", "BootTest", "Switch", "Reload", "Health", "CachePurge", "Finalize"],
+            ["Preflight", "Lock", "Backup", "Build", "Validate", "CarryStatic", "BootTest", "Switch", "Reload", "Health", "CachePurge", "Finalize"],
             DeployOrchestrator.PhaseNames(DeployLayout.Release, request));
         Assert.Equal(
             ["Preflight", "Lock", "Backup", "Fetch", "Build", "Validate", "Reload", "Health", "CachePurge"],

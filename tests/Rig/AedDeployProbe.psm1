@@ -458,32 +458,47 @@ function Stop-AedProbe {
 function Get-AedProbeStaticChunk {
     <#
     .SYNOPSIS
-    The path of one /_next/static chunk the live version's page references (read from its HTML).
+    The path of the live page's own client chunk: the /_next/static chunk its HTML references whose content holds
+    -Marker (by default the text of the page's id="client-version" element, which the fixture's client component
+    renders from app/version.ts, so it differs between any two versions).
+    .DESCRIPTION
+    Found by content, not by path: Next 16 (Turbopack) names chunks by flat hashes, and the runtime chunk a path
+    pattern would fall back to is the same in every version, so probing it shows nothing about version skew.
     #>
     [CmdletBinding()]
     [OutputType([string])]
-    param([Parameter(Mandatory)] [uri] $PageUrl, [switch] $AllowRemote)
+    param([Parameter(Mandatory)] [uri] $PageUrl, [string] $Marker, [switch] $AllowRemote)
     if (-not $PageUrl.IsLoopback -and -not $AllowRemote) { throw "Only loopback addresses unless -AllowRemote, not '$PageUrl'" }
     $handler = [Net.Http.SocketsHttpHandler]@{ UseProxy = $false; AllowAutoRedirect = $false; UseCookies = $false }
     $client = [Net.Http.HttpClient]::new($handler)
     $client.Timeout = [TimeSpan]::FromSeconds(10)
     try {
         $html = $client.GetStringAsync($PageUrl).GetAwaiter().GetResult()
+        if (-not $Marker) {
+            $Marker = [Net.WebUtility]::HtmlDecode([regex]::Match($html, 'id="client-version"[^>]*>([^<]+)<').Groups[1].Value)
+            if (-not $Marker) { throw "The page $PageUrl has no id=""client-version"" element: give -Marker, a text only the page's own chunk holds" }
+        }
+        # A deploymentId adds ?dpl=<id>: the chunk is the same file without it.
+        $chunks = [regex]::Matches($html, '/_next/static/[^"''\s<>?]+\.js') | ForEach-Object Value | Select-Object -Unique
+        if (-not $chunks) { throw "The page $PageUrl references no /_next/static chunk" }
+        $base = [uri]::new($PageUrl, '/')
+        $own = $chunks | Where-Object { $client.GetStringAsync([uri]::new($base, $_)).GetAwaiter().GetResult().Contains($Marker) } | Select-Object -First 1
     }
     finally { $client.Dispose() }
-    $chunks = [regex]::Matches($html, '/_next/static/[^"''\s<>]+\.js') | ForEach-Object Value | Select-Object -Unique
-    if (-not $chunks) { throw "The page $PageUrl references no /_next/static chunk" }
-    # A page's own chunk (not the framework's, which barely changes between versions) where there is one.
-    $own = $chunks | Where-Object { $_ -match '/chunks/app/' } | Select-Object -First 1
-    if ($own) { $own } else { $chunks | Select-Object -Last 1 }
+    if (-not $own) { throw "None of the $(@($chunks).Count) chunks the page $PageUrl references holds '$Marker'" }
+    $own
 }
 
 function Get-AedProbeTargetSet {
     <#
     .SYNOPSIS
     The standard targets for a rig (or any app and nginx base URL): the static page /, /dynamic,
-    /api/health and a static chunk of the live version, straight to the app and through nginx; and
-    /fresh, the route never requested before, as deferred targets. Returns @{ Targets; DeferredTargets }.
+    /api/health and the live page's own client chunk, straight to the app and through nginx; and
+    /fresh, the route never requested before, as deferred targets. Returns @{ Targets; DeferredTargets; StaticChunk }.
+    .DESCRIPTION
+    The chunk ('app:static', 'nginx:static') is the one of the version live when this runs: made just before a
+    deploy, it is the previous version's chunk once the deploy switched, which every tab opened before the deploy
+    still asks for (skew protection must keep it served). Make the set again before each deploy.
     #>
     [CmdletBinding()]
     param(

@@ -15,6 +15,9 @@ $script:NpmCache = Join-Path $script:CacheRoot 'npm'
 $script:SystemPath = '/usr/local/bin:/usr/bin:/bin'
 $script:AppName = 'fixture'
 $script:VersionFile = 'app/version.ts'
+# Publish-AedFixtureVersion writes the version into each of these: the lazy chunk's module holds a copy of its own,
+# so that the chunk a click loads changes with every version (Browser.Tests.ps1).
+$script:VersionFiles = @($script:VersionFile, 'app/lazy/message.ts')
 $script:VersionPattern = "APP_VERSION = '([^']*)'"
 
 # Named breakages for Publish-AedFixtureVersion. Each is a list of edits applied to the pristine
@@ -476,10 +479,12 @@ function Get-RigTempRoot {
 }
 
 function Assert-RigPrerequisite {
-    param([bool] $IsRoot)
+    param([bool] $IsRoot, [switch] $Browser)
     $missing = @()
     if (-not (Test-RigCommand '/usr/sbin/sshd')) { $missing += 'openssh-server' }
     if (-not (Test-RigCommand '/usr/sbin/nginx')) { $missing += 'nginx' }
+    # Only for the browser tests (AedDeployBrowser.psm1): a few hundred MB that the other rigs do not need.
+    if ($Browser -and -not (Test-RigCommand '/usr/bin/chromium')) { $missing += 'chromium' }
     if ($missing) {
         if (-not $IsRoot) { throw "Missing Debian packages. Install them with: sudo apt-get install -y $($missing -join ' ')" }
         $install = Invoke-RigProcess -FilePath '/usr/bin/apt-get' -ArgumentList (@('install', '-y') + $missing) -AllowFailure -TimeoutSec 900
@@ -753,7 +758,9 @@ function Start-AedRig {
         [switch] $NoPm2,
         [switch] $NoNginx,
         # Without the preload PM2 waits the full listen_timeout per instance, as on the seed's servers.
-        [switch] $NoReadyPreload
+        [switch] $NoReadyPreload,
+        # Installs Debian's chromium when it is missing, for AedDeployBrowser.psm1.
+        [switch] $Browser
     )
     $myUid = (Invoke-RigProcess -FilePath '/usr/bin/id' -ArgumentList '-u').StdOut.Trim()
     $isRoot = $myUid -eq '0'
@@ -772,7 +779,7 @@ function Start-AedRig {
     }
     try {
         . $mark 'check prerequisites'
-        Assert-RigPrerequisite -IsRoot $isRoot
+        Assert-RigPrerequisite -IsRoot $isRoot -Browser:$Browser
 
         . $mark 'install pm2'
         $rig.Pm2Bin = Install-RigPm2
@@ -1115,8 +1122,10 @@ function Publish-AedFixtureVersion {
     $exists = (Invoke-RigProcess -FilePath '/usr/bin/git' -ArgumentList '-C', $wt, 'rev-parse', '--verify', '-q', "refs/heads/$Branch" -AllowFailure).ExitCode -eq 0
     $null = Invoke-RigGit $wt $(if ($exists) { 'switch', '-q', $Branch } else { 'switch', '-q', '-c', $Branch })
     $null = Invoke-RigGit $wt 'read-tree', '-u', '--reset', $Rig.BaseCommit
-    $versionPath = Join-Path $wt $script:VersionFile
-    [IO.File]::WriteAllText($versionPath, [regex]::Replace([IO.File]::ReadAllText($versionPath), $script:VersionPattern, "APP_VERSION = '$Version'"))
+    foreach ($file in $script:VersionFiles) {
+        $versionPath = Join-Path $wt $file
+        [IO.File]::WriteAllText($versionPath, [regex]::Replace([IO.File]::ReadAllText($versionPath), $script:VersionPattern, "APP_VERSION = '$Version'"))
+    }
     foreach ($edit in $script:FixtureChanges[$Change]) { Update-RigFixtureFile -Root $wt -Edit $edit }
     $null = Invoke-RigGit $wt 'add', '-A'
     $null = Invoke-RigGit $wt 'commit', '-q', '--allow-empty', '-m', "Fixture version $Version ($Change)"

@@ -43,6 +43,15 @@ public sealed class DeployRequest
 
     public long MinimumFreeDiskMegabytes { get; init; } = 512;
 
+    /// <summary>How many earlier releases' static files a new release carries (Release layout), the live one first; 0 turns skew protection off.</summary>
+    public int StaticRetentionReleases { get; init; } = 3;
+
+    /// <summary>An earlier release's static files are carried while it stopped serving less than this long ago.</summary>
+    public TimeSpan StaticRetentionAge { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Next.js's deploymentId for the new release (Release layout: NEXT_DEPLOYMENT_ID at build, and at start from the release's .env.production.local); null leaves it unset.</summary>
+    public string? DeploymentId { get; init; }
+
     /// <summary>A fault to inject for a rehearsal; never set unless asked for.</summary>
     public FaultInjection? FaultInjection { get; set; }
 
@@ -212,6 +221,8 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 preflight, lockPhase, repair, backup,
                 new() { Name = "Build", Percent = 15, Run = token => BuildPhaseAsync(run, token) },
                 validate,
+                new() { Name = "CarryStatic", Percent = 62, When = () => request.StaticRetentionReleases > 0, Run = token => CarryStaticPhaseAsync(run, token) },
+                new() { Name = "DeploymentId", Percent = 64, When = () => request.DeploymentId is not null, Run = token => DeploymentIdPhaseAsync(run, token) },
                 new() { Name = "BootTest", Percent = 65, When = () => request.BootTest, Run = token => BootTestPhaseAsync(run, token) },
                 new() { Name = "Switch", Percent = 70, TouchesLive = true, Undo = rollback, Run = token => SwitchPhaseAsync(run, token) },
                 reload, health, cachePurge,
@@ -300,7 +311,9 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         var build = await new BuildService(session, target, log).BuildAsync(
             new BuildRequest
             {
-                Ref = request.Ref, Repository = request.Repository, BuildCommand = request.BuildCommand, InstallTimeout = request.InstallTimeout,
+                Ref = request.Ref, Repository = request.Repository,
+                BuildCommand = run.Request.DeploymentId is { } deploymentId ? DeploymentIdService.BuildCommand(request.BuildCommand, deploymentId) : request.BuildCommand,
+                InstallTimeout = request.InstallTimeout,
                 BuildTimeout = request.BuildTimeout, ReleaseId = run.Record.ToRelease, Commit = run.Commit,
             },
             cancellationToken).ConfigureAwait(false);
@@ -317,6 +330,17 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         var report = await new ArtifactInspector(session, target, log).RequireCompleteAsync(build.ReleasePath, build.ReleaseId, "The new build", cancellationToken).ConfigureAwait(false);
         return $"{report.Checks.Count} checks passed";
     }
+
+    private async Task<string?> CarryStaticPhaseAsync(DeployRun run, CancellationToken cancellationToken)
+    {
+        var request = run.Request;
+        var carried = await new StaticCarryService(session, target, log)
+            .CarryWindowAsync(run.RequireBuild().ReleaseId!, request.StaticRetentionReleases, request.StaticRetentionAge, cancellationToken).ConfigureAwait(false);
+        return carried.ToString();
+    }
+
+    private async Task<string?> DeploymentIdPhaseAsync(DeployRun run, CancellationToken cancellationToken) =>
+        await new DeploymentIdService(session, target, log).WriteAsync(run.RequireBuild().ReleaseId!, run.Request.DeploymentId!, cancellationToken).ConfigureAwait(false);
 
     private Task<string?> BootTestPhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
@@ -440,6 +464,14 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     {
         var backup = run.Backup ?? throw new AedDeployException("NoBackup", FailureKind.InvalidOperation, "There is no backup to go back to.", target.AppPath);
         var request = run.Request;
+        if (target.Layout == DeployLayout.Release && request.StaticRetentionReleases > 0 && run.Build?.ReleaseId is { } failed && backup.ReleaseId is { } restoring)
+        {
+            // Before the restored release's workers start: tabs that loaded a page of the failed version keep loading its chunks.
+            await TryAsync($"carrying the static files of {failed} into {restoring}",
+                async token => log.Verbose($"Rollback: {await new StaticCarryService(session, target, log).CarryAsync(restoring, [failed], token).ConfigureAwait(false)}."),
+                cancellationToken).ConfigureAwait(false);
+        }
+
         // The rollback proves the old version with the same URLs and status, not the new version's content,
         // and, as the deploy proved the new build, that the old build is the one answering.
         var health = request.Health.ForRollback(request.VerifyBuildId ? backup.BuildId : null);

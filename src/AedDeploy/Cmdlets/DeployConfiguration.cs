@@ -19,6 +19,7 @@ internal static class DeployConfiguration
         "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "SkipBuildIdCheck", "MaximumRetryCount", "RetryIntervalSec",
         "RequiredSuccesses", "TimeoutSec", "StabilizationSec", "CachePath", "NginxTestCommand", "NginxReloadCommand", "StrictCachePurge",
         "KeepReleases", "LockWaitTimeout", "LockLease", "BuildTimeout", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
+        "StaticRetentionReleases", "StaticRetentionDays",
     ];
 
     public static Hashtable Load(string path, string environment)

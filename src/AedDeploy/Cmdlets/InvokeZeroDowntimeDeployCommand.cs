@@ -217,6 +217,24 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [TimeSpanSeconds]
     public TimeSpan BootTestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How many earlier releases' static files (the live one first) a new release carries, for open tabs; 0 turns it off (Release layout).</summary>
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int StaticRetentionReleases { get; set; } = 3;
+
+    /// <summary>An earlier release's static files are carried while it stopped serving less than this many days ago.</summary>
+    [Parameter]
+    [ValidateRange(0, 3650)]
+    public double StaticRetentionDays { get; set; } = 7;
+
+    /// <summary>
+    /// Next.js's deploymentId (NEXT_DEPLOYMENT_ID) for the new release, at build and at start (Release layout). Command line
+    /// only, never from a configuration file: one there would give every deploy the same id, which no client could tell apart.
+    /// </summary>
+    [Parameter]
+    [ValidatePattern("^[A-Za-z0-9_-]{1,64}$")]
+    public string? DeploymentId { get; set; }
+
     /// <summary>Leaves out the boot test on a spare port (Release layout).</summary>
     [Parameter]
     public SwitchParameter SkipBootTest { get; set; }
@@ -248,11 +266,24 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             ThrowArgumentError("InPlaceTakesNoRelease", "-Repository is for the Release layout: an InPlace deploy fetches the checkout's own origin.", repository);
         }
 
+        var deploymentId = DeploymentId;
+        if (layout == DeployLayout.InPlace && deploymentId is not null)
+        {
+            ThrowArgumentError(
+                "DeploymentIdNeedsRelease",
+                "-DeploymentId is for the Release layout, where each release starts with its own id: an InPlace checkout has one folder for the old and the new build.",
+                deploymentId);
+        }
+
         AppTarget target;
         try
         {
             target = new AppTarget(appPath!, appName!, layout, Setting(nameof(Pm2Path), Pm2Path), Setting(nameof(EcosystemFile), EcosystemFile));
             Names.ValidateGitRef(gitRef);
+            if (deploymentId is not null)
+            {
+                DeploymentIdService.Validate(deploymentId);
+            }
         }
         catch (AedDeployException ex)
         {
@@ -300,6 +331,9 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             LockWaitTimeout = Setting(nameof(LockWaitTimeout), LockWaitTimeout),
             LockLease = Setting(nameof(LockLease), LockLease),
             KeepReleases = Setting(nameof(KeepReleases), KeepReleases),
+            StaticRetentionReleases = Setting(nameof(StaticRetentionReleases), StaticRetentionReleases),
+            StaticRetentionAge = TimeSpan.FromDays(Setting(nameof(StaticRetentionDays), StaticRetentionDays)),
+            DeploymentId = deploymentId,
         };
         if (FaultInjection is not null)
         {
