@@ -50,7 +50,7 @@ Describe 'Invoke-ZeroDowntimeDeploy, Release layout' -Tag Integration {
         $record = Invoke-RigDeploy $rig $session Release -Extra @{ ContentPattern = '"version":"2"' }
         $DeployError | Should -BeNullOrEmpty
         $record.Outcome | Should -Be 'Succeeded'
-        $record.Phases.Name | Should -Be @('Preflight', 'Lock', 'Backup', 'Build', 'Validate', 'BootTest', 'Switch', 'Reload', 'Health', 'CachePurge', 'Finalize')
+        $record.Phases.Name | Should -Be @('Preflight', 'Lock', 'Backup', 'Build', 'Validate', 'CarryStatic', 'BootTest', 'Switch', 'Reload', 'Health', 'CachePurge', 'Finalize')
         $record.Phases.Outcome | Sort-Object -Unique | Should -Be 'Succeeded'
         $record.HealthProof | Should -Be 'BuildIdHeader'
         ($record.Phases | Where-Object Name -eq 'Health').Detail | Should -Match '^healthy in [0-9.]+ s, build id from header$'

@@ -12,7 +12,7 @@ public sealed class ArtifactInspector(DeploySession session, AppTarget target, I
         Names.ValidateRemotePath(folder, "The build folder");
         session.EnsureOpen();
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var result = await runner.RunScriptAsync("inspect-build.js", [folder], cancellationToken, InspectTimeout).ConfigureAwait(false);
         if (!result.Succeeded)
         {

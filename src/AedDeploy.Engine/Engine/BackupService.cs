@@ -15,7 +15,7 @@ public sealed class BackupService(DeploySession session, AppTarget target, IDepl
     public async Task<BuildBackup> BackupAsync(CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var inspector = new ArtifactInspector(session, target, log);
         if (target.Layout == DeployLayout.Release)
         {

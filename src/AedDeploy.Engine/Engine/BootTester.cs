@@ -11,7 +11,7 @@ public sealed class BootTester(DeploySession session, AppTarget target, IDeployL
     /// <summary>Boots the release and returns what it answered; throws <c>BootTestFailed</c> when it did not answer as expected.</summary>
     public async Task<string> RequireBootAsync(string releasePath, string probePath, int expectedStatus, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var result = await runner.RunScriptAsync(
             "boot-test.js",
             [releasePath, target.EcosystemFile, target.AppName, probePath, ((long)timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), expectedStatus.ToString(CultureInfo.InvariantCulture)],

@@ -58,7 +58,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
     public async Task<string> ResolveInPlaceAsync(string gitRef, CancellationToken cancellationToken)
     {
         Names.ValidateGitRef(gitRef);
-        var fetch = await new RemoteRunner(session.Shell, log).RunScriptAsync("fetch-inplace.sh", [target.AppPath, gitRef, "resolve"], cancellationToken, FetchTimeout)
+        var fetch = await new RemoteRunner(session, log).RunScriptAsync("fetch-inplace.sh", [target.AppPath, gitRef, "resolve"], cancellationToken, FetchTimeout)
             .ConfigureAwait(false);
         return fetch.Succeeded ? RemoteAnswer.Lines(fetch, "fetch-inplace.sh", 1)[0] : throw FetchFailure(fetch, gitRef, target.AppPath);
     }
@@ -66,7 +66,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
     private async Task<BuildResult> BuildReleaseAsync(BuildRequest request, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var store = new ReleaseStore(session, target, log);
         var previousId = await store.GetLiveIdAsync(cancellationToken).ConfigureAwait(false);
         var id = Names.ValidateReleaseId(request.ReleaseId ?? ReleaseStore.NewReleaseId(DateTimeOffset.UtcNow));
@@ -129,7 +129,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
     private async Task<BuildResult> BuildInPlaceAsync(BuildRequest request, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         log.Progress(Activity, $"Fetching {request.Ref} and resetting {target.AppPath}", 5);
         var fetch = await runner.RunScriptAsync("fetch-inplace.sh", [target.AppPath, request.Commit ?? request.Ref], cancellationToken, FetchTimeout).ConfigureAwait(false);
 

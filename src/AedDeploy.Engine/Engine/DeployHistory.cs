@@ -12,7 +12,7 @@ public sealed class DeployHistory(DeploySession session, AppTarget target, IDepl
     public async Task AppendAsync(DeploymentRecord record, CancellationToken cancellationToken)
     {
         var line = JsonSerializer.Serialize(record, ReleaseStore.JsonOptions);
-        var result = await new RemoteRunner(session.Shell, log).RunAsync(
+        var result = await new RemoteRunner(session, log).RunAsync(
             """
             mkdir -p -- "$1" && printf '%s\n' "$3" >> "$2"
             """,
@@ -27,7 +27,7 @@ public sealed class DeployHistory(DeploySession session, AppTarget target, IDepl
     /// <summary>The newest <paramref name="last"/> entries, oldest first.</summary>
     public async Task<IReadOnlyList<DeploymentRecord>> ReadAsync(int last, CancellationToken cancellationToken)
     {
-        var result = await new RemoteRunner(session.Shell, log).RunAsync(
+        var result = await new RemoteRunner(session, log).RunAsync(
             """
             [ -f "$1" ] || exit 0
             tail -n "$2" -- "$1"

@@ -32,7 +32,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
     /// </summary>
     public async Task<LockInfo?> AcquireAsync(LockInfo owner, TimeSpan waitTimeout, TimeSpan lease, CancellationToken cancellationToken)
     {
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var ownerJson = JsonSerializer.Serialize(owner, ReleaseStore.JsonOptions);
         var leaseSeconds = Math.Max(1, (long)Math.Ceiling(lease.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         var deadline = DateTimeOffset.UtcNow + waitTimeout;
@@ -77,7 +77,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
     /// <summary>Renews the lock once; false (and why, in <paramref name="problem"/>) when this deploy does not hold it or the server did not answer.</summary>
     public async Task<(bool Renewed, string? Problem)> RenewAsync(string deployId, CancellationToken cancellationToken)
     {
-        var result = await new RemoteRunner(session.Shell, log).RunScriptAsync("lock.sh", ["renew", target.StatePath, deployId], cancellationToken, LockCommandTimeout)
+        var result = await new RemoteRunner(session, log).RunScriptAsync("lock.sh", ["renew", target.StatePath, deployId], cancellationToken, LockCommandTimeout)
             .ConfigureAwait(false);
         return result.Succeeded ? (true, null) : (false, result.Tail(3));
     }
@@ -92,7 +92,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
     /// <summary>Releases the lock if this deploy holds it.</summary>
     public async Task ReleaseAsync(string deployId, CancellationToken cancellationToken)
     {
-        var result = await new RemoteRunner(session.Shell, log).RunScriptAsync("lock.sh", ["release", target.StatePath, deployId], cancellationToken, LockCommandTimeout)
+        var result = await new RemoteRunner(session, log).RunScriptAsync("lock.sh", ["release", target.StatePath, deployId], cancellationToken, LockCommandTimeout)
             .ConfigureAwait(false);
         if (!result.Succeeded)
         {
@@ -104,7 +104,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
     /// <summary>Who holds the lock, or null when nobody does; a lock that names no lease is judged by <paramref name="lease"/>.</summary>
     public async Task<LockInfo?> ShowAsync(CancellationToken cancellationToken, TimeSpan? lease = null)
     {
-        var result = await new RemoteRunner(session.Shell, log).RunScriptAsync("lock.sh", ["show", target.StatePath], cancellationToken, LockCommandTimeout)
+        var result = await new RemoteRunner(session, log).RunScriptAsync("lock.sh", ["show", target.StatePath], cancellationToken, LockCommandTimeout)
             .ConfigureAwait(false);
         return string.IsNullOrWhiteSpace(result.Output) ? null : Parse(result.Output, lease ?? DefaultLease);
     }
@@ -112,7 +112,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
     /// <summary>Removes the lock whoever holds it; returns who held it.</summary>
     public async Task<LockInfo?> ForceReleaseAsync(CancellationToken cancellationToken)
     {
-        var result = await new RemoteRunner(session.Shell, log).RunScriptAsync("lock.sh", ["force", target.StatePath], cancellationToken, LockCommandTimeout)
+        var result = await new RemoteRunner(session, log).RunScriptAsync("lock.sh", ["force", target.StatePath], cancellationToken, LockCommandTimeout)
             .ConfigureAwait(false);
         if (!result.Succeeded)
         {

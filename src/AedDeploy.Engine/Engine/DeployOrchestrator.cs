@@ -73,7 +73,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     /// <summary>The read-only checks a deploy starts with; -WhatIf runs only these.</summary>
     public async Task<PreflightReport> PreflightAsync(long minimumFreeDiskMegabytes, CancellationToken cancellationToken)
     {
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var checks = new List<PreflightCheck> { new("Connection", true, $"{session} ({session.HostKeyAlgorithm} {session.HostKeyFingerprint})") };
         string? liveRelease = null;
         string? liveBuildId = null;
@@ -550,7 +550,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         try
         {
             // The sshd process of this connection is the nearest ancestor named sshd (sshd-session on newer OpenSSH).
-            var result = await new RemoteRunner(session.Shell, log).RunAsync(
+            var result = await new RemoteRunner(session, log).RunAsync(
                 """
                 q=$PPID
                 while [ -n "$q" ] && [ "$q" -gt 1 ]; do

@@ -27,7 +27,7 @@ public sealed partial class DeploymentIdService(DeploySession session, AppTarget
     public async Task<string> WriteAsync(string releaseId, string deploymentId, CancellationToken cancellationToken)
     {
         var release = target.ReleasePath(releaseId);
-        var result = await new RemoteRunner(session.Shell, log)
+        var result = await new RemoteRunner(session, log)
             .RunScriptAsync("write-deployment-id.sh", [release, Validate(deploymentId)], cancellationToken, TimeSpan.FromMinutes(1)).ConfigureAwait(false);
         return result.Succeeded
             ? $"NEXT_DEPLOYMENT_ID={deploymentId} in {release}/.env.production.local"

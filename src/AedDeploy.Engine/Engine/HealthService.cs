@@ -81,7 +81,7 @@ public sealed class HealthService(DeploySession session, AppTarget target, IDepl
         }
 
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var pm2 = new Pm2Client(runner, target);
         var problems = new List<string>();
         IReadOnlyList<Pm2Process> first = [];

@@ -28,7 +28,7 @@ public sealed class NginxCacheService(DeploySession session, IDeployLog log)
         }
 
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var result = await runner.RunScriptAsync("clear-nginx-cache.sh", [path, reload ? testCommand : string.Empty, reload ? reloadCommand : string.Empty], cancellationToken, ClearTimeout)
             .ConfigureAwait(false);
         // The answer (fd 3): 'removed <n>', then 'reloaded'; what nginx printed is in the log.

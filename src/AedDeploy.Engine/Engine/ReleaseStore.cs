@@ -10,7 +10,7 @@ namespace AedDeploy.Engine;
 /// </summary>
 public sealed class ReleaseStore(DeploySession session, AppTarget target, IDeployLog log)
 {
-    private readonly RemoteRunner runner = new(session.Shell, log);
+    private readonly RemoteRunner runner = new(session, log);
 
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromMinutes(1);
 

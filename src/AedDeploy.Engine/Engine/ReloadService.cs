@@ -26,7 +26,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
     public async Task<ReloadResult> ReloadAsync(TimeSpan timeout, CancellationToken cancellationToken, bool recovery = false, string? previousCommit = null)
     {
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var pm2 = new Pm2Client(runner, target);
         var warnings = new List<string>();
 
@@ -134,7 +134,7 @@ public sealed class ReloadService(DeploySession session, AppTarget target, IDepl
     /// nothing): for a failure found after the reload, such as the health check's.
     /// </summary>
     public Task<string?> ReadAppOutputSinceAsync(ReloadResult reload, CancellationToken cancellationToken) =>
-        new Pm2Client(new RemoteRunner(session.Shell, log), target).ReadLogsSinceAsync(reload.LogMarks, cancellationToken);
+        new Pm2Client(new RemoteRunner(session, log), target).ReadLogsSinceAsync(reload.LogMarks, cancellationToken);
 
     /// <summary>Every instance must be back, online, restarted exactly once, in a new process.</summary>
     internal static IEnumerable<string> CheckInstances(IReadOnlyList<Pm2Process> before, IReadOnlyList<Pm2Process> after)

@@ -6,15 +6,39 @@ namespace AedDeploy.Engine;
 /// Runs commands for the engine on one shell: logs each command to Verbose, streams its output lines as
 /// they arrive, and turns a failed command into an error with a stable id and the output's tail.
 /// </summary>
-public sealed class RemoteRunner(IRemoteShell shell, IDeployLog log)
+public sealed class RemoteRunner
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(10);
+
+    private readonly Func<IRemoteShell> currentShell;
+    private readonly IDeployLog log;
+
+    /// <summary>
+    /// A runner for a session: every command goes to the session's shell of the moment, so a runner made before
+    /// a reconnect (which replaces the shell) runs on the new connection, never on the dead one.
+    /// </summary>
+    public RemoteRunner(DeploySession session, IDeployLog log)
+        : this(() => session.Shell, log)
+    {
+    }
+
+    /// <summary>A runner for one shell (a local shell, tests): it lives and dies with that shell.</summary>
+    public RemoteRunner(IRemoteShell shell, IDeployLog log)
+        : this(() => shell, log)
+    {
+    }
+
+    private RemoteRunner(Func<IRemoteShell> shell, IDeployLog log)
+    {
+        currentShell = shell;
+        this.log = log;
+    }
 
     public const string OutputTag = "AedDeploy.Output";
 
     public const string ErrorTag = "AedDeploy.Error";
 
-    public IRemoteShell Shell => shell;
+    public IRemoteShell Shell => currentShell();
 
     public IDeployLog Log => log;
 
@@ -27,8 +51,8 @@ public sealed class RemoteRunner(IRemoteShell shell, IDeployLog log)
         string script, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? arguments = null, bool sensitiveOutput = false)
     {
         var command = arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
-        log.Verbose($"[{shell.HostName}] $ {Describe(script, arguments)}");
-        var result = await shell.RunAsync(command, timeout ?? DefaultTimeout, sensitiveOutput ? null : WriteLine, cancellationToken).ConfigureAwait(false);
+        log.Verbose($"[{Shell.HostName}] $ {Describe(script, arguments)}");
+        var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, sensitiveOutput ? null : WriteLine, cancellationToken).ConfigureAwait(false);
         return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
     }
 
@@ -42,8 +66,8 @@ public sealed class RemoteRunner(IRemoteShell shell, IDeployLog log)
         {
             throw new AedDeployException(
                 errorId, kind,
-                $"{what} failed on {shell.HostName} (exit {result.ExitStatus}):\n{result.Tail()}",
-                shell.HostName);
+                $"{what} failed on {Shell.HostName} (exit {result.ExitStatus}):\n{result.Tail()}",
+                Shell.HostName);
         }
 
         return result;
@@ -53,9 +77,9 @@ public sealed class RemoteRunner(IRemoteShell shell, IDeployLog log)
     public async Task<CommandResult> RunScriptAsync(string name, IReadOnlyList<string> arguments, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var described = $"{name} {ShellQuote.Join(arguments)}";
-        log.Verbose($"[{shell.HostName}] $ {described}");
+        log.Verbose($"[{Shell.HostName}] $ {described}");
         var command = $"set -- {ShellQuote.Join(arguments)}\n{RemoteScripts.Command(name)}";
-        var result = await shell.RunAsync(command, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
+        var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
         return new CommandResult(result.HostName, described, result.ExitStatus, result.Output, result.Error, result.Duration);
     }
 
@@ -65,7 +89,7 @@ public sealed class RemoteRunner(IRemoteShell shell, IDeployLog log)
 
     private void WriteLine(OutputLine line)
     {
-        log.Verbose($"[{shell.HostName}] {(line.Stream == OutputStreamKind.StandardError ? "! " : "  ")}{line.Text}");
+        log.Verbose($"[{Shell.HostName}] {(line.Stream == OutputStreamKind.StandardError ? "! " : "  ")}{line.Text}");
         log.Information(line.Text, line.Stream == OutputStreamKind.StandardError ? ErrorTag : OutputTag);
     }
 }

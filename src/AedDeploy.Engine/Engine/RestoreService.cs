@@ -15,7 +15,7 @@ public sealed class RestoreService(DeploySession session, AppTarget target, IDep
     public async Task<RestoreResult> RestoreAsync(BuildBackup backup, HealthRequest health, TimeSpan reloadTimeout, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         if (target.Layout == DeployLayout.Release)
         {
             var releaseId = backup.ReleaseId ?? throw new AedDeployException(

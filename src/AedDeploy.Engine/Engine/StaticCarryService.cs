@@ -81,7 +81,7 @@ public sealed class StaticCarryService(DeploySession session, AppTarget target, 
             return new StaticCarryResult(releaseId, origins, 0, 0, [], TimeSpan.Zero);
         }
 
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var result = await runner.RunScriptAsync(
             "carry-static.js", [target.ReleasesPath, Names.ValidateReleaseId(releaseId), .. origins.Select(Names.ValidateReleaseId)], cancellationToken, CarryTimeout)
             .ConfigureAwait(false);

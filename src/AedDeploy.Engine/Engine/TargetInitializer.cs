@@ -18,7 +18,7 @@ public sealed class TargetInitializer(DeploySession session, AppTarget target, I
     /// <summary>Creates the folders and writes the preload; returns the live release id, or null when there is none yet.</summary>
     public async Task<string?> PrepareAsync(CancellationToken cancellationToken)
     {
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         log.Progress(Activity, $"Creating the Release layout under {target.AppPath}", 5);
         await runner.RunCheckedAsync(
             """
@@ -47,7 +47,7 @@ public sealed class TargetInitializer(DeploySession session, AppTarget target, I
     /// <summary>How PM2 runs the app now: not at all, from <c>current</c>, or pinned elsewhere.</summary>
     public async Task<(bool Running, bool FromCurrent, string Cwd)> InspectPm2Async(CancellationToken cancellationToken)
     {
-        var processes = await new Pm2Client(new RemoteRunner(session.Shell, log), target).ListAsync(cancellationToken).ConfigureAwait(false);
+        var processes = await new Pm2Client(new RemoteRunner(session, log), target).ListAsync(cancellationToken).ConfigureAwait(false);
         var cwd = processes.FirstOrDefault()?.Cwd ?? string.Empty;
         return (processes.Count > 0, processes.Count > 0 && processes.All(p => p.Cwd.TrimEnd('/') == target.LivePath), cwd);
     }
@@ -55,7 +55,7 @@ public sealed class TargetInitializer(DeploySession session, AppTarget target, I
     /// <summary>Starts the app from <c>current</c> (deleting it from PM2 first when it ran from elsewhere) and waits until every instance is online.</summary>
     public async Task<IReadOnlyList<Pm2Process>> StartFromCurrentAsync(bool deleteFirst, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         log.Progress(Activity, $"Starting {target.AppName} from {target.LivePath}", 70);
         await runner.RunCheckedAsync(
             """

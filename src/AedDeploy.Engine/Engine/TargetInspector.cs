@@ -13,7 +13,7 @@ public sealed class TargetInspector(DeploySession session, AppTarget target, IDe
 {
     public async Task<TargetConsistency> InspectAsync(CancellationToken cancellationToken)
     {
-        var runner = new RemoteRunner(session.Shell, log);
+        var runner = new RemoteRunner(session, log);
         var workers = await new Pm2Client(runner, target).ListAsync(cancellationToken).ConfigureAwait(false);
         var folders = await runner.RunAsync(
             """

@@ -236,7 +236,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
         {
             // A killed client does not stop its remote commands: the abandoned build would go on using the CPU the
             // live workers need, and writing into its release.
-            var ended = await new RemoteRunner(session.Shell, log)
+            var ended = await new RemoteRunner(session, log)
                 .RunScriptAsync("end-release-processes.sh", [target.AppPath, .. plan.EndBuilds.Select(Names.ValidateReleaseId)], cancellationToken, TimeSpan.FromMinutes(1))
                 .ConfigureAwait(false);
             foreach (var line in ended.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

@@ -22,7 +22,7 @@ public sealed class AppNameCompleter : IArgumentCompleter
         try
         {
             using var timeout = new CancellationTokenSource(CompletionTimeout);
-            var names = Pm2Client.ListAppNamesAsync(new RemoteRunner(session.Shell, NullDeployLog.Instance), pm2, timeout.Token).GetAwaiter().GetResult();
+            var names = Pm2Client.ListAppNamesAsync(new RemoteRunner(session, NullDeployLog.Instance), pm2, timeout.Token).GetAwaiter().GetResult();
             return names.Where(name => name.StartsWith(wordToComplete, StringComparison.OrdinalIgnoreCase))
                 .Select(name => new CompletionResult(name, name, CompletionResultType.ParameterValue, $"PM2 app {name} on {session.HostName}"));
         }

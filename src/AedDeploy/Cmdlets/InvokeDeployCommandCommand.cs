@@ -40,7 +40,7 @@ public sealed class InvokeDeployCommandCommand : AedCmdlet
         var result = RunEngine((log, token) =>
         {
             Session.EnsureOpen();
-            return new RemoteRunner(Session.Shell, log).RunAsync(Command, token, Timeout, ArgumentList);
+            return new RemoteRunner(Session, log).RunAsync(Command, token, Timeout, ArgumentList);
         }, Session);
 
         if (ErrorOnNonZeroExit && !result.Succeeded)
