@@ -88,7 +88,7 @@ Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsa
             }
             $nginxConfPath = $rig.NginxConfPath
             $removedEnvKey = 'FEATURE_FLAG'
-            $probeSet = Get-ProbeSet
+            $probeSet = Get-AedProbeTargetSet -Rig $rig   # for the warm-up; each rehearsal takes its own (Get-ProbeSet)
             $allowRemote = $false
             $probeTimeoutMs = 2000
         }
