@@ -96,7 +96,7 @@ Describe 'Phase cmdlets, Release layout' -Tag Integration {
             $err.Exception.Message | Should -Match 'Failed to type check'
             $err.Exception.Message | Should -Match 'type-error\.ts'
             $failed = Get-Release @app | Where-Object Status -eq 'Failed'
-            $failed.Reason | Should -Be 'BuildFailed'
+            $failed.Reason | Should -BeLike "BuildFailed: 'npm run build' failed in *"
             $failed.IsLive | Should -BeFalse
             (Get-RigAppHealth $rig).version | Should -Be '1'
         }
