@@ -59,6 +59,9 @@ Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsa
         $inPlace = $Layout -eq 'InPlace'
         $rig = $null
         $script:versionCounter = 1
+        # Script scope is shared by both layouts' blocks: the fault matrix's ref and build belong to one rig.
+        $script:matrixRef = $null
+        $script:matrixBuilt = $null
 
         function Get-ProbeSet {
             # The rig's targets, with the page's own client chunk of the version live now: the previous version's chunk
