@@ -59,6 +59,19 @@ Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsa
         $inPlace = $Layout -eq 'InPlace'
         $rig = $null
         $script:versionCounter = 1
+        # Script scope is shared by both layouts' blocks: the fault matrix's ref and build belong to one rig.
+        $script:matrixRef = $null
+        $script:matrixBuilt = $null
+
+        function Get-ProbeSet {
+            # The rig's targets, with the page's own client chunk of the version live now: the previous version's chunk
+            # once the deploy switched, which tabs opened before it still ask for (Release: carried into every new release).
+            # InPlace has no skew protection (its next build replaces .next/static; about_AedDeploy), so there the chunk of
+            # the version before a deploy answers 404 from the reload on, for good: its targets are left out.
+            $set = Get-AedProbeTargetSet -Rig $rig
+            if ($inPlace) { foreach ($name in @($set.Targets.Keys | Where-Object { $_ -like '*:static' })) { $set.Targets.Remove($name) } }
+            $set
+        }
 
         if ($ConfigPath) {
             $config = Import-PowerShellDataFile -LiteralPath $ConfigPath
@@ -156,16 +169,6 @@ Describe 'Failure rehearsals, <Layout> layout' -Tag Rehearsal -ForEach $rehearsa
             $ps.Runspace = $runspaces[$Slot]
             $null = $ps.AddCommand('Invoke-ZeroDowntimeDeploy').AddParameters($parameters)
             $ps
-        }
-
-        function Get-ProbeSet {
-            # The rig's targets, with the page's own client chunk of the version live now: the previous version's chunk
-            # once the deploy switched, which tabs opened before it still ask for (Release: carried into every new release).
-            # InPlace has no skew protection (its next build replaces .next/static; about_AedDeploy), so there the chunk of
-            # the version before a deploy answers 404 from the reload on, for good: its targets are left out.
-            $set = Get-AedProbeTargetSet -Rig $rig
-            if ($inPlace) { foreach ($name in @($set.Targets.Keys | Where-Object { $_ -like '*:static' })) { $set.Targets.Remove($name) } }
-            $set
         }
 
         function Invoke-Rehearsal {
