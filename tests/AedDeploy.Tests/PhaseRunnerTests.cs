@@ -272,3 +272,26 @@ public sealed class PhaseRunnerTests
         return Task.FromResult<string?>($"{name} done");
     });
 }
+
+/// <summary>Gentle builds: the build script and what it starts run at the niceness asked for, through a real bash.</summary>
+public sealed class BuildPriorityTests
+{
+    [Theory]
+    [InlineData(10, "10")]
+    [InlineData(0, "0")]
+    public async Task The_build_command_runs_at_the_niceness_asked_for(int niceness, string expected)
+    {
+        var folder = Directory.CreateTempSubdirectory("aed-nice-").FullName;
+        try
+        {
+            var runner = new RemoteRunner(new AedDeploy.Transport.LocalShell(), NullDeployLog.Instance);
+            var result = await runner.RunScriptAsync("build-app.sh", [folder, "echo niceness=$(nice)"], CancellationToken.None, niceness: niceness);
+            Assert.True(result.Succeeded, result.Tail());
+            Assert.Contains($"niceness={expected}", result.Output + result.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

@@ -19,6 +19,13 @@ public sealed class BuildRequest
     /// <summary>The new release's id; by default the current UTC time.</summary>
     public string? ReleaseId { get; init; }
 
+    /// <summary>
+    /// The CPU niceness (0 to 19) the install and the build run at, with the lowest best-effort I/O priority: on a
+    /// small server they compete with the live workers (measured: live p99 latency 2.4 to 2.8 times idle). 0 runs them
+    /// at normal priority.
+    /// </summary>
+    public int Niceness { get; init; } = 10;
+
     /// <summary>InPlace: the commit <see cref="Ref"/> was resolved to beforehand (the deploy's Fetch phase); built instead of resolving again.</summary>
     public string? Commit { get; init; }
 }
@@ -161,7 +168,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
     private static async Task<string> InstallAsync(RemoteRunner runner, string folder, string seed, string previousLockHash, BuildRequest request, CancellationToken cancellationToken)
     {
-        var install = await runner.RunScriptAsync("install-dependencies.sh", [folder, seed, previousLockHash], cancellationToken, request.InstallTimeout).ConfigureAwait(false);
+        var install = await runner.RunScriptAsync("install-dependencies.sh", [folder, seed, previousLockHash], cancellationToken, request.InstallTimeout, request.Niceness).ConfigureAwait(false);
         if (!install.Succeeded)
         {
             throw new AedDeployException(
@@ -185,7 +192,7 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
     private static async Task<string> RunBuildAsync(RemoteRunner runner, string folder, BuildRequest request, CancellationToken cancellationToken)
     {
-        var build = await runner.RunScriptAsync("build-app.sh", [folder, request.BuildCommand], cancellationToken, request.BuildTimeout).ConfigureAwait(false);
+        var build = await runner.RunScriptAsync("build-app.sh", [folder, request.BuildCommand], cancellationToken, request.BuildTimeout, request.Niceness).ConfigureAwait(false);
         if (!build.Succeeded)
         {
             var (id, what) = build.ExitStatus == ScriptExitCodes.BuildApp.PrismaGenerateFailed ? ("PrismaGenerateFailed", "prisma generate") : ("BuildFailed", $"'{request.BuildCommand}'");

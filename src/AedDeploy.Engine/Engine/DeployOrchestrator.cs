@@ -314,7 +314,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
                 Ref = request.Ref, Repository = request.Repository,
                 BuildCommand = run.Request.DeploymentId is { } deploymentId ? DeploymentIdService.BuildCommand(request.BuildCommand, deploymentId) : request.BuildCommand,
                 InstallTimeout = request.InstallTimeout,
-                BuildTimeout = request.BuildTimeout, ReleaseId = run.Record.ToRelease, Commit = run.Commit,
+                BuildTimeout = request.BuildTimeout, ReleaseId = run.Record.ToRelease, Commit = run.Commit, Niceness = request.Niceness,
             },
             cancellationToken).ConfigureAwait(false);
         run.Build = build;

@@ -74,11 +74,19 @@ public sealed class RemoteRunner
     }
 
     /// <summary>Runs one of the embedded scripts (Engine/Scripts) with <paramref name="arguments"/>.</summary>
-    public async Task<CommandResult> RunScriptAsync(string name, IReadOnlyList<string> arguments, CancellationToken cancellationToken, TimeSpan? timeout = null)
+    /// <param name="niceness">
+    /// Above 0: the script and everything it starts run at that CPU niceness and at the lowest best-effort I/O
+    /// priority, so that a build on the server leaves the live workers their share of the cores.
+    /// </param>
+    public async Task<CommandResult> RunScriptAsync(string name, IReadOnlyList<string> arguments, CancellationToken cancellationToken, TimeSpan? timeout = null, int niceness = 0)
     {
-        var described = $"{name} {ShellQuote.Join(arguments)}";
+        var described = $"{name} {ShellQuote.Join(arguments)}{(niceness > 0 ? $"  # at niceness {niceness}" : string.Empty)}";
         log.Verbose($"[{Shell.HostName}] $ {described}");
-        var command = $"set -- {ShellQuote.Join(arguments)}\n{RemoteScripts.Command(name)}";
+        // renice and ionice change this shell, whose children inherit it; where either is missing the script runs as it is.
+        var priority = niceness > 0
+            ? $"renice -n {niceness.ToString(System.Globalization.CultureInfo.InvariantCulture)} -p $$ >/dev/null 2>&1; ionice -c 2 -n 7 -p $$ >/dev/null 2>&1\n"
+            : string.Empty;
+        var command = $"set -- {ShellQuote.Join(arguments)}\n{priority}{RemoteScripts.Command(name)}";
         var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
         return new CommandResult(result.HostName, described, result.ExitStatus, result.Output, result.Error, result.Duration);
     }

@@ -116,6 +116,11 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [TimeSpanSeconds]
     public TimeSpan BuildTimeout { get; set; } = TimeSpan.FromMinutes(20);
 
+    /// <summary>The CPU niceness of the install and the build (0 to 19; 0 is normal priority), with the lowest best-effort I/O priority.</summary>
+    [Parameter]
+    [ValidateRange(0, 19)]
+    public int BuildNiceness { get; set; } = 10;
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? Pm2Path { get; set; }
@@ -306,6 +311,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 Repository = repository,
                 BuildCommand = Setting(nameof(BuildCommand), BuildCommand),
                 BuildTimeout = Setting(nameof(BuildTimeout), BuildTimeout),
+                Niceness = Setting(nameof(BuildNiceness), BuildNiceness),
             },
             Health = new HealthRequest
             {
