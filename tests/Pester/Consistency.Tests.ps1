@@ -180,11 +180,11 @@ Invoke-ZeroDowntimeDeploy -Session $session -AppPath $AppPath -AppName $AppName 
         # of the static retention window, so a chunk picked at the start of the file may rightly be gone by now.
         $probeSet = Get-AedProbeTargetSet -Rig $rig
         # The workers the last test reloaded load each route on its first request: warmed up first, so that
-        # their warm-up is not counted. An answer counts as failed after 2 s, as in the rehearsals.
+        # their warm-up is not counted. An answer counts as failed after 5 s, as in the rehearsals.
         $warm = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 30 -RequestTimeoutMs 10000
         Start-Sleep -Seconds 3
         $null = Stop-AedProbe -Probe $warm
-        $probe = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 400 -RequestTimeoutMs 2000
+        $probe = Start-AedProbe -Targets $probeSet.Targets -MaxDurationSec 400 -RequestTimeoutMs 5000
         $ps = $null
         try {
             $killed = Start-KilledDeploy -Marker $Marker -DelayMs $DelayMs
