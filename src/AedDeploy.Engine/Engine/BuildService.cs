@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace AedDeploy.Engine;
 
 /// <summary>What to build and how (Invoke-RemoteBuild).</summary>
-public sealed class BuildRequest
+public sealed record BuildRequest
 {
     public required string Ref { get; init; }
 

@@ -77,6 +77,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         var checks = new List<PreflightCheck> { new("Connection", true, $"{session} ({session.HostKeyAlgorithm} {session.HostKeyFingerprint})") };
         string? liveRelease = null;
         string? liveBuildId = null;
+        TargetConsistency? consistency = null;
 
         var layout = await runner.RunAsync(
             """
@@ -118,11 +119,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             liveBuildId = live.BuildId;
             checks.Add(new("Rollback target", live.IsComplete,
                 live.IsComplete ? $"the live build {live.BuildId} is complete" : "the live build is not complete: " + string.Join("; ", live.Failures.Select(f => f.Detail))));
-        }
 
-        TargetConsistency? consistency = null;
-        if (checks[1].Passed)
-        {
             try
             {
                 consistency = await new TargetInspector(session, target, log).InspectAsync(cancellationToken).ConfigureAwait(false);
@@ -309,12 +306,11 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         }
 
         var build = await new BuildService(session, target, log).BuildAsync(
-            new BuildRequest
+            request with
             {
-                Ref = request.Ref, Repository = request.Repository,
                 BuildCommand = run.Request.DeploymentId is { } deploymentId ? DeploymentIdService.BuildCommand(request.BuildCommand, deploymentId) : request.BuildCommand,
-                InstallTimeout = request.InstallTimeout,
-                BuildTimeout = request.BuildTimeout, ReleaseId = run.Record.ToRelease, Commit = run.Commit, Niceness = request.Niceness,
+                ReleaseId = run.Record.ToRelease,
+                Commit = run.Commit,
             },
             cancellationToken).ConfigureAwait(false);
         run.Build = build;
