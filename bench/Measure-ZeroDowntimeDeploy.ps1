@@ -16,8 +16,13 @@
          AedDeploy Release runs this with -SkipBootTest, or its boot test would stop the release before the
          live workers (0 failed requests) and there would be nothing to roll back. The seed cannot roll back:
          what it leaves is reported.
+      3. AedDeploy Release only: deploys version 4 with -SkipBuildCache, for the build time cold against cached.
+    Before the deploys, 10 s of the same probing with nothing else running give the live pages' idle latency
+    (p50, p99 of / and /dynamic straight to the app), compared with the same during the build and the whole deploy.
+    The static target is the live page's own client chunk, found by its content and made again before each
+    deploy: the version-changing chunk, and the previous version's chunk once the deploy switched.
     The route never requested before (/fresh) is first requested 2 s after the build command starts (when an
-    in-place `next build` has wiped .next), as the prober module explains. The whole run takes 5-10 minutes.
+    in-place `next build` has wiped .next), as the prober module explains. The whole run takes 10-15 minutes.
     Timings on a shared 2-core machine are noisy: the load average at the start and the end is recorded.
 .EXAMPLE
     dotnet pwsh ./build.ps1 -Task Bench
@@ -26,7 +31,7 @@
 #>
 param(
     [ValidateRange(20, 1000)] [int] $IntervalMs = 100,
-    [ValidateRange(500, 10000)] [int] $RequestTimeoutMs = 2000,
+    [ValidateRange(500, 10000)] [int] $RequestTimeoutMs = 5000,
     [ValidateSet('Seed', 'InPlace', 'Release')] [string[]] $Contestant = @('Seed', 'InPlace', 'Release'),
     [string] $OutputDirectory = (Join-Path $PSScriptRoot 'results')
 )
@@ -88,6 +93,19 @@ function Invoke-MeasuredDeploy {
     [pscustomobject]@{ Run = $run; Probe = $result; Record = $record }
 }
 
+function Get-Percentile([double[]] $Values, [double] $Percent) {
+    if ($Values.Count -eq 0) { return $null }
+    $sorted = [double[]]($Values | Sort-Object)
+    $sorted[[math]::Min($sorted.Count - 1, [math]::Ceiling($Percent / 100 * $sorted.Count) - 1)]
+}
+
+function Get-LiveLatency($Samples, [double] $FromMs = 0, [double] $ToMs = [double]::MaxValue) {
+    # The live pages' answer times (straight to the app: what the workers cost, not nginx's cache): p50 and p99.
+    $times = [double[]]@($Samples | Where-Object { $_.Target -in 'app:/', 'app:/dynamic' -and -not $_.Failed -and $_.AtMs -ge $FromMs -and $_.AtMs -lt $ToMs } |
+            ForEach-Object DurationMs)
+    [ordered]@{ Count = $times.Count; P50Ms = [math]::Round((Get-Percentile $times 50), 1); P99Ms = [math]::Round((Get-Percentile $times 99), 1) }
+}
+
 function Get-PhaseTable($Measured) {
     # Each phase as the deploy announced it: its span on the probe's clock and the requests that failed in it.
     $run = $Measured.Run
@@ -115,11 +133,16 @@ function Get-DeploySummary($Measured, [string] $Kind) {
     $phases = @(Get-PhaseTable $Measured)
     $seconds = if ($Measured.Record) { $Measured.Record.Duration.TotalSeconds } else { ($run.EndMs - $run.StartMs) / 1000 }
     $build = if ($Kind -eq 'Seed') { ($phases | Where-Object Name -in 'update', 'build' | Measure-Object -Sum Seconds).Sum }
-    else { ($phases | Where-Object Name -eq 'Build').Seconds }
+    else { ($phases | Where-Object Name -in 'Fetch', 'Build' | Measure-Object -Sum Seconds).Sum }
+    $buildPhase = $phases | Where-Object { $_.Name -in 'Build', 'build' } | Select-Object -First 1
+    $buildEnd = if ($buildPhase) { $buildPhase.StartMs + $buildPhase.Seconds * 1000 }
     [ordered]@{
         Outcome               = if ($Measured.Record) { "$($Measured.Record.Outcome)" } else { "exit $($run.ExitCode)" }
         WallSeconds           = [math]::Round($seconds, 1)
         BuildSeconds          = [math]::Round($build, 1)
+        BuildCache            = if ($Measured.Record) { ($Measured.Record.Phases | Where-Object Name -eq 'Build').Detail }
+        LatencyDuringDeploy   = Get-LiveLatency $probe.Samples $run.StartMs $run.EndMs
+        LatencyDuringBuild    = if ($buildPhase) { Get-LiveLatency $probe.Samples $buildPhase.StartMs $buildEnd }
         Sent                  = $probe.Sent
         Failed                = $probe.Failed
         FailedDuringDeploy    = ($window | Measure-Object -Sum Failed).Sum
@@ -185,6 +208,10 @@ function Invoke-Contestant([string] $Kind) {
         $warm = Start-AedProbe -Targets $probeSet.Targets -RequestTimeoutMs 10000 -MaxDurationSec 30
         Start-Sleep -Seconds 3
         $null = Stop-AedProbe -Probe $warm
+        # The live pages' latency with nothing else running, against which the deploy's is compared.
+        $idleProbe = Start-AedProbe -Targets $probeSet.Targets -IntervalMs $IntervalMs -RequestTimeoutMs $RequestTimeoutMs -MaxDurationSec 30
+        Start-Sleep -Seconds 10
+        $idle = Get-LiveLatency (Stop-AedProbe -Probe $idleProbe).Samples
 
         Write-Host "    deploying version 2 under load"
         $null = Publish-AedFixtureVersion -Rig $rig -Version '2'
@@ -194,6 +221,7 @@ function Invoke-Contestant([string] $Kind) {
 
         Write-Host "    deploying version 3, which answers 500 while PM2 shows it online"
         $null = Publish-AedFixtureVersion -Rig $rig -Version '3-answer500' -Change Answer500
+        $probeSet = Get-AedProbeTargetSet -Rig $rig
         $extra = @{}
         if ($Kind -eq 'Release') { $extra.SkipBootTest = $true }
         # The seed is watched for 20 s after it gives up, to show that nothing brings the old version back.
@@ -201,7 +229,17 @@ function Invoke-Contestant([string] $Kind) {
         $bad = Invoke-MeasuredDeploy -Rig $rig -Session $session -Kind $Kind -ProbeSet $probeSet -Extra $extra -TailMs $tail -NoFresh
         $rollback = Measure-Rollback $bad $Kind '2'
         Write-Host "    $($rollback.Outcome); rollback $(if ($null -ne $rollback.RollbackSeconds) { "$($rollback.RollbackSeconds) s" } else { 'none' })"
-        [ordered]@{ Name = $Names[$Kind]; Kind = $Kind; Layout = $layout; Deploy = $deploy; Rollback = $rollback; RigStartSeconds = ($rig.Timings.Values | Measure-Object -Sum).Sum }
+        $cold = $null
+        if ($Kind -eq 'Release') {
+            # The same deploy with an empty .next/cache, as every Release build started before cached builds.
+            Write-Host "    deploying version 4 with -SkipBuildCache (a cold build)"
+            $null = Publish-AedFixtureVersion -Rig $rig -Version '4'
+            $probeSet = Get-AedProbeTargetSet -Rig $rig
+            $cold = Get-DeploySummary (Invoke-MeasuredDeploy -Rig $rig -Session $session -Kind $Kind -ProbeSet $probeSet -Extra @{ SkipBuildCache = $true } -NoFresh) $Kind
+            Write-Host "    $($cold.Outcome) in $($cold.WallSeconds) s (build $($cold.BuildSeconds) s cold against $($deploy.BuildSeconds) s cached); $($cold.Failed) of $($cold.Sent) requests failed"
+        }
+        [ordered]@{ Name = $Names[$Kind]; Kind = $Kind; Layout = $layout; Idle = $idle; Deploy = $deploy; Rollback = $rollback; Cold = $cold
+            RigStartSeconds = ($rig.Timings.Values | Measure-Object -Sum).Sum }
     }
     finally {
         if ($session) { Remove-DeploySession $session }
@@ -238,6 +276,20 @@ $md.Add('| **failed requests** | ' + (($c | ForEach-Object { "**$($_.Deploy.Fail
 $md.Add('| longest failure window | ' + (($c | ForEach-Object { Format-Ms $_.Deploy.LongestFailureWindowMs }) -join ' | ') + ' |')
 $md.Add('| deploy wall time | ' + (($c | ForEach-Object { "$($_.Deploy.WallSeconds) s" }) -join ' | ') + ' |')
 $md.Add('| of which fetch + install + build | ' + (($c | ForEach-Object { "$($_.Deploy.BuildSeconds) s" }) -join ' | ') + ' |')
+$md.Add('| deploy wall time − build | ' + (($c | ForEach-Object { "$([math]::Round($_.Deploy.WallSeconds - $_.Deploy.BuildSeconds, 1)) s" }) -join ' | ') + ' |')
+$md.Add('| build: cached (the live release''s .next/cache) / cold | ' + (($c | ForEach-Object {
+                if ($_.Cold) { "$($_.Deploy.BuildSeconds) s / $($_.Cold.BuildSeconds) s (-SkipBuildCache; that deploy: $($_.Cold.Failed) of $($_.Cold.Sent) failed)" }
+                else { "$($_.Deploy.BuildSeconds) s (the checkout keeps its own .next/cache)" }
+            }) -join ' | ') + ' |')
+$md.Add('| live page latency idle: p50 / p99 | ' + (($c | ForEach-Object { "$($_.Idle.P50Ms) / $($_.Idle.P99Ms) ms" }) -join ' | ') + ' |')
+$md.Add('| during the build: p50 / p99 (p99 ÷ idle p99) | ' + (($c | ForEach-Object {
+                $l = $_.Deploy.LatencyDuringBuild
+                if ($l -and $l.Count) { "$($l.P50Ms) / $($l.P99Ms) ms (**$([math]::Round($l.P99Ms / $_.Idle.P99Ms, 2))×**)" } else { '-' }
+            }) -join ' | ') + ' |')
+$md.Add('| during the whole deploy: p50 / p99 (p99 ÷ idle p99) | ' + (($c | ForEach-Object {
+                $l = $_.Deploy.LatencyDuringDeploy
+                "$($l.P50Ms) / $($l.P99Ms) ms ($([math]::Round($l.P99Ms / $_.Idle.P99Ms, 2))×)"
+            }) -join ' | ') + ' |')
 $md.Add('| rollback of a release answering 500 (failure detected → old version serving) | ' + (($c | ForEach-Object {
                 $r = $_.Rollback
                 if ($null -ne $r.RollbackSeconds) {
@@ -247,7 +299,8 @@ $md.Add('| rollback of a release answering 500 (failure detected → old version
             }) -join ' | ') + ' |')
 $md.Add('| failed requests during that rollback deploy | ' + (($c | ForEach-Object { $_.Rollback.Failed }) -join ' | ') + ' |')
 $md.Add('')
-$md.Add('Failed requests by target during the good deploy (`app:` straight to the PM2 port, a new connection per request; `nginx:` through nginx, kept-alive):')
+$md.Add('Failed requests by target during the good deploy (`app:` straight to the PM2 port, a new connection per request; `nginx:` through nginx, kept-alive; ' +
+    '`static` is the live page''s own client chunk of the version live before the deploy, found by its content, so the previous version''s chunk once the deploy switched):')
 $md.Add('')
 $md.Add('| target | ' + (($c | ForEach-Object Name) -join ' | ') + ' |')
 $md.Add('|---|' + (($c | ForEach-Object { '---:' }) -join '|') + '|')
@@ -261,6 +314,7 @@ $md.Add('')
 $md.Add('Phases of the good deploy (duration; failed requests sent during the phase):')
 $md.Add('')
 foreach ($x in $c) {
+    if ($x.Cold) { $md.Add("- $($x.Name), cold build (-SkipBuildCache): " + (($x.Cold.Phases | ForEach-Object { "$($_.Name) $($_.Seconds) s$(if ($_.Failed) { " (**$($_.Failed) failed**)" })" }) -join ', ')) }
     $md.Add("- $($x.Name): " + (($x.Deploy.Phases | ForEach-Object { "$($_.Name) $($_.Seconds) s$(if ($_.Failed) { " (**$($_.Failed) failed**)" })" }) -join ', '))
 }
 $md.Add('')

@@ -55,6 +55,7 @@
             BuildTimeout       = '00:20:00'
             # The CPU niceness of the install and the build (0 to 19; 0 is normal priority), so live traffic keeps its cores.
             BuildNiceness      = 10
+            SkipBuildCache     = $false
             # How PM2 is called: needed when pm2 is not on the PATH of non-interactive SSH sessions (nvm).
             Pm2Path            = '/home/deploy/.nvm/versions/node/v22.11.0/bin/pm2'
             # The ecosystem file in each release: it sets cwd to /srv/apps/shop/current, wait_ready and the

@@ -26,6 +26,12 @@ public sealed record BuildRequest
     /// </summary>
     public int Niceness { get; init; } = 10;
 
+    /// <summary>
+    /// Release: start the build with a copy of the live release's <c>.next/cache</c> (measured on the fixture: 15.7 s
+    /// cold, 8.9 s with the previous build's cache). Off for a build that must start clean.
+    /// </summary>
+    public bool UseBuildCache { get; init; } = true;
+
     /// <summary>InPlace: the commit <see cref="Ref"/> was resolved to beforehand (the deploy's Fetch phase); built instead of resolving again.</summary>
     public string? Commit { get; init; }
 }
@@ -100,6 +106,10 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             var seed = previousId is null ? string.Empty : target.ReleasePath(previousId);
             var installMode = await InstallAsync(runner, releasePath, seed, string.Empty, request, cancellationToken).ConfigureAwait(false);
 
+            var (cacheMode, cacheBytes) = request.UseBuildCache && previousId is not null
+                ? await SeedBuildCacheAsync(runner, releasePath, seed, request, cancellationToken).ConfigureAwait(false)
+                : ("none", 0L);
+
             log.Progress(Activity, $"Building ({request.BuildCommand})", 45);
             var buildId = await RunBuildAsync(runner, releasePath, request, cancellationToken).ConfigureAwait(false);
 
@@ -113,6 +123,8 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
                 Commit = commit,
                 BuildId = buildId,
                 InstallMode = installMode,
+                BuildCache = cacheMode,
+                BuildCacheBytes = cacheBytes,
                 PreviousReleaseId = previousId,
                 Duration = stopwatch.Elapsed,
             };
@@ -188,6 +200,38 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
 
         runner.Log.Verbose($"Dependencies: {mode}.");
         return mode;
+    }
+
+    /// <summary>
+    /// Copies the live release's build cache into the new release (reflink where offered). A cache only saves time:
+    /// when the copy fails the build starts cold, with a warning, and the deploy goes on.
+    /// </summary>
+    internal static async Task<(string Mode, long Bytes)> SeedBuildCacheAsync(
+        RemoteRunner runner, string folder, string seed, BuildRequest request, CancellationToken cancellationToken)
+    {
+        var copy = await runner.RunScriptAsync("seed-build-cache.sh", [folder, seed], cancellationToken, request.InstallTimeout, request.Niceness).ConfigureAwait(false);
+        if (!copy.Succeeded)
+        {
+            runner.Log.Warning($"Copying the build cache of {seed} failed (exit {copy.ExitStatus}); the build starts cold:\n{copy.Tail(5)}");
+            return ("failed", 0);
+        }
+
+        var answer = RemoteAnswer.Lines(copy, "seed-build-cache.sh", 2);
+        if (answer[0] is not ("reflink" or "copy" or "none" or "failed") || !long.TryParse(answer[1], out var bytes))
+        {
+            throw RemoteAnswer.Invalid(copy, "seed-build-cache.sh", $"'{Names.Printable(string.Join(' ', answer))}' is not a cache mode and a size");
+        }
+
+        if (answer[0] == "failed")
+        {
+            runner.Log.Warning($"Copying the build cache of {seed} failed; the build starts cold:\n{copy.Tail(5)}");
+        }
+        else
+        {
+            runner.Log.Verbose($"Build cache: {answer[0]} of {seed}/.next/cache ({bytes / (1024 * 1024.0):0.0} MiB).");
+        }
+
+        return (answer[0], bytes);
     }
 
     private static async Task<string> RunBuildAsync(RemoteRunner runner, string folder, BuildRequest request, CancellationToken cancellationToken)

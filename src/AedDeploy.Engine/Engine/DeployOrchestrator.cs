@@ -317,7 +317,8 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         run.Record.ToCommit = build.Commit;
         run.Record.ToBuildId = build.BuildId;
         run.Record.ToRelease = build.ReleaseId;
-        return $"{Short(build.Commit)} → {build.BuildId} ({build.InstallMode})";
+        var cache = build.BuildCache is "reflink" or "copy" ? $", build cache {build.BuildCache} {build.BuildCacheBytes / (1024 * 1024.0):0} MiB" : string.Empty;
+        return $"{Short(build.Commit)} → {build.BuildId} ({build.InstallMode}{cache})";
     }
 
     private async Task<string?> ValidatePhaseAsync(DeployRun run, CancellationToken cancellationToken)

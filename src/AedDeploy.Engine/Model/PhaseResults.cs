@@ -70,6 +70,15 @@ public sealed class BuildResult : PhaseResult
     /// <summary>How dependencies were installed: ci, install (seeded from the live release) or skipped.</summary>
     public string InstallMode { get; init; } = string.Empty;
 
+    /// <summary>
+    /// How the build's <c>.next/cache</c> was seeded from the live release (Release layout): reflink, copy,
+    /// none (no cache to copy, or -SkipBuildCache) or failed (the build started cold).
+    /// </summary>
+    public string BuildCache { get; init; } = "none";
+
+    /// <summary>The bytes of build cache the release started with.</summary>
+    public long BuildCacheBytes { get; init; }
+
     /// <summary>The release that was live when the build started (Release layout).</summary>
     public string? PreviousReleaseId { get; init; }
 }

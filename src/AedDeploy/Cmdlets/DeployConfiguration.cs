@@ -18,7 +18,7 @@ internal static class DeployConfiguration
         "AppPath", "AppName", "Layout", "Ref", "Repository", "BuildCommand", "Pm2Path", "EcosystemFile",
         "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "SkipBuildIdCheck", "MaximumRetryCount", "RetryIntervalSec",
         "RequiredSuccesses", "TimeoutSec", "StabilizationSec", "CachePath", "NginxTestCommand", "NginxReloadCommand", "StrictCachePurge",
-        "KeepReleases", "LockWaitTimeout", "LockLease", "BuildTimeout", "BuildNiceness", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
+        "KeepReleases", "LockWaitTimeout", "LockLease", "BuildTimeout", "BuildNiceness", "SkipBuildCache", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
         "StaticRetentionReleases", "StaticRetentionDays",
     ];
 

@@ -35,6 +35,15 @@ public sealed class InvokeRemoteBuildCommand : AppCmdlet
     [TimeSpanSeconds]
     public TimeSpan InstallTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>The CPU niceness of the install and the build (0 to 19; 0 is normal priority), with the lowest best-effort I/O priority.</summary>
+    [Parameter]
+    [ValidateRange(0, 19)]
+    public int BuildNiceness { get; set; } = 10;
+
+    /// <summary>Starts the build without a copy of the live release's .next/cache (Release layout): a clean build.</summary>
+    [Parameter]
+    public SwitchParameter SkipBuildCache { get; set; }
+
     /// <summary>The new release's id (Release layout); by default the current UTC time.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -61,6 +70,8 @@ public sealed class InvokeRemoteBuildCommand : AppCmdlet
             BuildTimeout = BuildTimeout,
             InstallTimeout = InstallTimeout,
             ReleaseId = ReleaseId,
+            Niceness = BuildNiceness,
+            UseBuildCache = !SkipBuildCache,
         };
         WriteObject(RunPhase((target, log, token) => new BuildService(Session, target, log).BuildAsync(request, token)));
     }

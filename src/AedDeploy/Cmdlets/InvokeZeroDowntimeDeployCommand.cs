@@ -121,6 +121,10 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [ValidateRange(0, 19)]
     public int BuildNiceness { get; set; } = 10;
 
+    /// <summary>Starts the build without a copy of the live release's .next/cache (Release layout): a clean build.</summary>
+    [Parameter]
+    public SwitchParameter SkipBuildCache { get; set; }
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? Pm2Path { get; set; }
@@ -312,6 +316,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 BuildCommand = Setting(nameof(BuildCommand), BuildCommand),
                 BuildTimeout = Setting(nameof(BuildTimeout), BuildTimeout),
                 Niceness = Setting(nameof(BuildNiceness), BuildNiceness),
+                UseBuildCache = !Setting(nameof(SkipBuildCache), SkipBuildCache.ToBool()),
             },
             Health = new HealthRequest
             {
