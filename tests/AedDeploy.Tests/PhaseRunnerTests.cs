@@ -285,9 +285,12 @@ public sealed class BuildPriorityTests
         try
         {
             var runner = new RemoteRunner(new AedDeploy.Transport.LocalShell(), NullDeployLog.Instance);
+            var autogroup = File.ReadAllText("/proc/self/autogroup");
             var result = await runner.RunScriptAsync("build-app.sh", [folder, "echo niceness=$(nice)"], CancellationToken.None, niceness: niceness);
             Assert.True(result.Succeeded, result.Tail());
             Assert.Contains($"niceness={expected}", result.Output + result.Error, StringComparison.Ordinal);
+            // A local shell shares its caller's session: that session's autogroup (this test run's) is never reniced.
+            Assert.Equal(autogroup, File.ReadAllText("/proc/self/autogroup"));
         }
         finally
         {

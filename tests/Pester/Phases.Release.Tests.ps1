@@ -142,6 +142,29 @@ Describe 'Phase cmdlets, Release layout' -Tag Integration {
             $build.PreviousReleaseId | Should -Be (Get-Release @app -Live).Id
         }
 
+        It 'Should start the build with a copy of the live build cache, at low CPU priority, and clean with -SkipBuildCache' {
+            # The build command only reports how it runs: the cache is copied before it, whatever it is.
+            $lines = Invoke-RemoteBuild @app -Ref main -BuildCommand 'echo "priority $(nice) $(cat /proc/self/autogroup)"' -Confirm:$false -Verbose 4>&1
+            $build = $lines | Where-Object { $_ -is [AedDeploy.BuildResult] }
+            $build.BuildCache | Should -BeIn 'reflink', 'copy'
+            $build.BuildCacheBytes | Should -BeGreaterThan 1MB
+            $live = (Get-Release @app -Live).Path
+            $sums = Invoke-AedRigShell -Rig $rig -Command (
+                "cd '$live/.next/cache' && find . -type f ! -path './images/*' -exec md5sum {} + | sort | md5sum; " +
+                "cd '$($build.ReleasePath)/.next/cache' && find . -type f -exec md5sum {} + | sort | md5sum")
+            @($sums | Select-Object -Unique) | Should -HaveCount 1
+            # Niced within its session, and the session's autogroup too: the kernel shares the CPU between sessions first.
+            $said = $lines | Where-Object { $_ -is [Management.Automation.VerboseRecord] } | ForEach-Object Message |
+                Select-String -Pattern 'priority (\d+) /autogroup-\d+ nice (\d+)' | Select-Object -First 1
+            $said | Should -Not -BeNullOrEmpty
+            $said.Matches[0].Groups[1].Value | Should -Be '10'
+            $said.Matches[0].Groups[2].Value | Should -Be '10'
+
+            $clean = Invoke-RemoteBuild @app -Ref main -BuildCommand 'true' -SkipBuildCache -Confirm:$false
+            $clean.BuildCache | Should -Be 'none'
+            Invoke-AedRigShell -Rig $rig -Command "test -e '$($clean.ReleasePath)/.next/cache' && echo cached || echo cold" | Should -Be 'cold'
+        }
+
         It 'Should put the backup back, with health proven, and do no harm the second time' {
             $restored = $backup | Restore-Build -Url $healthUrl -ContentPattern '"version":"1"' -Confirm:$false
             $restored.Health.Healthy | Should -BeTrue

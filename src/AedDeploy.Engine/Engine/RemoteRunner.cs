@@ -83,8 +83,15 @@ public sealed class RemoteRunner
         var described = $"{name} {ShellQuote.Join(arguments)}{(niceness > 0 ? $"  # at niceness {niceness}" : string.Empty)}";
         log.Verbose($"[{Shell.HostName}] $ {described}");
         // renice and ionice change this shell, whose children inherit it; where either is missing the script runs as it is.
+        // Linux with autogroups (sched_autogroup_enabled, the default on Debian) shares the CPU between sessions first
+        // and applies a process's niceness only within its session: every SSH command is a session of its own, and
+        // PM2's workers are another, so a reniced build still took half the cores from them (measured: live p99 23
+        // times idle). The session's autogroup is therefore reniced too, only where this shell leads its own session,
+        // so that no other session (a local shell's caller) is ever touched.
+        var nice = niceness.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var priority = niceness > 0
-            ? $"renice -n {niceness.ToString(System.Globalization.CultureInfo.InvariantCulture)} -p $$ >/dev/null 2>&1; ionice -c 2 -n 7 -p $$ >/dev/null 2>&1\n"
+            ? $"renice -n {nice} -p $$ >/dev/null 2>&1; ionice -c 2 -n 7 -p $$ >/dev/null 2>&1\n"
+              + $"[ \"$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null)\" = \"$$\" ] && [ -w /proc/$$/autogroup ] && echo {nice} > /proc/$$/autogroup 2>/dev/null\n"
             : string.Empty;
         var command = $"set -- {ShellQuote.Join(arguments)}\n{priority}{RemoteScripts.Command(name)}";
         var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
