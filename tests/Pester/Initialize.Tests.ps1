@@ -1,6 +1,7 @@
 #Requires -Version 7.4
 # Initialize-DeployTarget against the rig: a first release at a new path, the one-time move of a PM2 app
-# to <app>/current, and the refusal to turn an InPlace checkout into a Release layout.
+# to <app>/current (under probe load: no request refused; and when the new workers cannot start, the old app
+# untouched), and the refusal to turn an InPlace checkout into a Release layout.
 
 Describe 'Initialize-DeployTarget' -Tag Integration {
     BeforeAll {
@@ -10,6 +11,11 @@ Describe 'Initialize-DeployTarget' -Tag Integration {
         $session = New-RigSession $rig
         $newRoot = "$($rig.Home)/app2"
         $shippedPreload = Get-Content -Raw (Join-Path $PSScriptRoot '../../src/AedDeploy.Engine/Engine/Scripts/ready-preload.cjs')
+        Import-Module (Join-Path $PSScriptRoot '../Rig/AedDeployProbe.psm1') -Force
+        function Get-Pm2AppName {
+            # Every app name PM2 runs, once per instance: the rig's helper lists only the rig's app.
+            Invoke-AedRigShell -Rig $rig -Command "pm2 jlist --silent | node -e 'for (const p of JSON.parse(require(""fs"").readFileSync(0))) console.log(p.name)'"
+        }
     }
     AfterAll {
         if ($session) { Remove-DeploySession $session }
@@ -46,11 +52,47 @@ Describe 'Initialize-DeployTarget' -Tag Integration {
         (Get-RigAppHealth $rig).version | Should -Be $rig.Version
     }
 
-    It 'Should move a PM2 app that runs from elsewhere to current once, with a warning' {
-        $live = Initialize-DeployTarget -Session $session -AppPath $rig.AppRoot -AppName $rig.AppName -Confirm:$false -WarningVariable warned -WarningAction SilentlyContinue
-        ($warned -join ' ') | Should -Match 'delete'
+    It 'Should leave the old app serving, untouched, when the workers started from current cannot come up' {
+        # The release's .env (shared/.env) points the workers at a preload that is not there: every worker
+        # started from current dies at boot, while the app PM2 runs from app2/current keeps serving.
+        $dotEnv = "$($rig.AppRoot)/shared/.env"
+        Invoke-AedRigShell -Rig $rig -Command "cp '$dotEnv' '$dotEnv.good' && sed -i -e 's#^READY_PRELOAD=.*#READY_PRELOAD=/nonexistent/preload.cjs#' '$dotEnv'" | Out-Null
+        try {
+            $before = @(Get-AedRigPm2Process -Rig $rig)
+            $probe = Start-AedProbe -Targets @{ 'app:/api/health' = "http://127.0.0.1:$($rig.AppPort)/api/health" } -RequestTimeoutMs 5000 -MaxDurationSec 300
+            try {
+                { Initialize-DeployTarget -Session $session -AppPath $rig.AppRoot -AppName $rig.AppName -StartTimeout 15 -Confirm:$false -WarningAction SilentlyContinue } |
+                    Should -Throw -ErrorId 'Pm2MigrationNotReady,AedDeploy.Cmdlets.InitializeDeployTargetCommand'
+            }
+            finally { $result = Stop-AedProbe -Probe $probe }
+            $result.Sent | Should -BeGreaterThan 50
+            $result.Failed | Should -Be 0 -Because ($result.Targets | Out-String)
+            @(Get-Pm2AppName | Sort-Object -Unique) | Should -Be @($rig.AppName)
+            $after = @(Get-AedRigPm2Process -Rig $rig)
+            $after.pid | Should -Be $before.pid
+            $after.pm_cwd | Sort-Object -Unique | Should -Be "$newRoot/current"
+            Invoke-AedRigShell -Rig $rig -Command "test ! -e '$($rig.AppRoot)/.aeddeploy/migrate.config.cjs' && echo gone" | Should -Be 'gone'
+            (Get-RigAppHealth $rig).version | Should -Be $rig.Version
+        }
+        finally {
+            Invoke-AedRigShell -Rig $rig -Command "mv -f '$dotEnv.good' '$dotEnv'" | Out-Null
+        }
+    }
+
+    It 'Should move a PM2 app that runs from elsewhere to current once, refusing no request under load' {
+        $probeSet = Get-AedProbeTargetSet -AppUrl "http://127.0.0.1:$($rig.AppPort)"
+        $probe = Start-AedProbe -Targets $probeSet.Targets -RequestTimeoutMs 5000 -MaxDurationSec 300
+        try {
+            $live = Initialize-DeployTarget -Session $session -AppPath $rig.AppRoot -AppName $rig.AppName -Confirm:$false -WarningVariable warned -WarningAction SilentlyContinue
+        }
+        finally { $result = Stop-AedProbe -Probe $probe }
+        $result.Targets | Format-Table Target, Sent, Failed, Failures, Versions | Out-String | Write-Host
+        $result.Sent | Should -BeGreaterThan 100
+        $result.Failed | Should -Be 0 -Because ($result.Targets | Out-String)
+        ($warned -join ' ') | Should -Match 'No request is refused'
         $live.Id | Should -Be (Split-Path -Leaf (Invoke-AedRigShell -Rig $rig -Command "readlink '$($rig.AppRoot)/current'"))
         (Get-AedRigPm2Process -Rig $rig).pm_cwd | Sort-Object -Unique | Should -Be "$($rig.AppRoot)/current"
+        @(Get-Pm2AppName | Sort-Object -Unique) | Should -Be @($rig.AppName)
         (Get-RigAppHealth $rig).version | Should -Be $rig.Version
     }
 

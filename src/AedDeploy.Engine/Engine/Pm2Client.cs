@@ -11,7 +11,10 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
     private const int OutLogLines = 5;
 
     /// <summary>The app's instances, from <c>pm2 jlist</c> (whose output, holding the app's environment, is never logged).</summary>
-    public async Task<IReadOnlyList<Pm2Process>> ListAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<Pm2Process>> ListAsync(CancellationToken cancellationToken) => ListNamedAsync(target.AppName, cancellationToken);
+
+    /// <summary>The instances of the app PM2 runs as <paramref name="name"/> (Initialize-DeployTarget's temporary app, beside the app itself).</summary>
+    public async Task<IReadOnlyList<Pm2Process>> ListNamedAsync(string name, CancellationToken cancellationToken)
     {
         var result = await runner.RunAsync("\"$1\" jlist", cancellationToken, ListTimeout, [target.Pm2Command], sensitiveOutput: true)
             .ConfigureAwait(false);
@@ -24,7 +27,7 @@ public sealed class Pm2Client(RemoteRunner runner, AppTarget target)
                 runner.Shell.HostName);
         }
 
-        return Pm2Process.ParseJlist(result.Output).Where(p => p.Name == target.AppName).OrderBy(p => p.PmId).ToList();
+        return Pm2Process.ParseJlist(result.Output).Where(p => p.Name == name).OrderBy(p => p.PmId).ToList();
     }
 
     /// <summary>The names of every app PM2 runs for the session's user, for tab completion.</summary>
