@@ -145,7 +145,7 @@ Describe 'Phase cmdlets, Release layout' -Tag Integration {
         It 'Should start the build with a copy of the live build cache, at low CPU priority, and clean with -SkipBuildCache' {
             # The build command only reports how it runs: the cache is copied before it, whatever it is.
             $lines = Invoke-RemoteBuild @app -Ref main -BuildCommand 'echo "priority $(nice) $(cat /proc/self/autogroup)"' -Confirm:$false -Verbose 4>&1
-            $build = $lines | Where-Object { $_ -is [AedDeploy.BuildResult] }
+            $build = $lines | Where-Object { $_.GetType().FullName -eq 'AedDeploy.BuildResult' }
             $build.BuildCache | Should -BeIn 'reflink', 'copy'
             $build.BuildCacheBytes | Should -BeGreaterThan 1MB
             $live = (Get-Release @app -Live).Path

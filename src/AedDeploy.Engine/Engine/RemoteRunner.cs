@@ -87,11 +87,12 @@ public sealed class RemoteRunner
         // and applies a process's niceness only within its session: every SSH command is a session of its own, and
         // PM2's workers are another, so a reniced build still took half the cores from them (measured: live p99 23
         // times idle). The session's autogroup is therefore reniced too, only where this shell leads its own session,
-        // so that no other session (a local shell's caller) is ever touched.
+        // so that no other session (a local shell's caller) is ever touched. An unprivileged user may renice an
+        // autogroup once per 100 ms on the whole machine (EAGAIN otherwise), hence the few tries.
         var nice = niceness.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var priority = niceness > 0
             ? $"renice -n {nice} -p $$ >/dev/null 2>&1; ionice -c 2 -n 7 -p $$ >/dev/null 2>&1\n"
-              + $"[ \"$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null)\" = \"$$\" ] && [ -w /proc/$$/autogroup ] && echo {nice} > /proc/$$/autogroup 2>/dev/null\n"
+              + $"[ \"$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null)\" = \"$$\" ] && [ -w /proc/$$/autogroup ] && for _ in 1 2 3 4 5; do echo {nice} 2>/dev/null > /proc/$$/autogroup && break; sleep 0.1; done\n"
             : string.Empty;
         var command = $"set -- {ShellQuote.Join(arguments)}\n{priority}{RemoteScripts.Command(name)}";
         var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
