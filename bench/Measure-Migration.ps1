@@ -27,8 +27,8 @@ param(
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../tests/Pester/Common.ps1')
 Import-Module (Join-Path $PSScriptRoot '../tests/Rig/AedDeployProbe.psm1') -Force
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
-function Get-LoadAverage { ((Get-Content -Raw /proc/loadavg) -split ' ')[0..2] -join ' ' }
 
 function Measure-Move($ProbeSet, [scriptblock] $Move) {
     $probe = Start-AedProbe -Targets $ProbeSet.Targets -IntervalMs $IntervalMs -RequestTimeoutMs $RequestTimeoutMs -MaxDurationSec 600
@@ -89,20 +89,10 @@ finally {
     Stop-AedRig -Rig $rig
 }
 
-$result = [ordered]@{
-    Benchmark        = 'migration'
-    Date             = (Get-Date).ToString('yyyy-MM-dd HH:mm')
-    Machine          = "$([Environment]::ProcessorCount) cores, $([Runtime.InteropServices.RuntimeInformation]::OSDescription)"
-    LoadAverageStart = $loadBefore
-    LoadAverageEnd   = Get-LoadAverage
-    IntervalMs       = $IntervalMs
-    RequestTimeoutMs = $RequestTimeoutMs
-    TotalSeconds     = [math]::Round($clock.Elapsed.TotalSeconds)
-    InitializeDeployTarget = $now
-    DeleteAndStart   = $before
-}
+$result = New-BenchResult -Name 'migration' -Clock $clock -LoadBefore $loadBefore -IntervalMs $IntervalMs -RequestTimeoutMs $RequestTimeoutMs
+$result.InitializeDeployTarget = $now
+$result.DeleteAndStart = $before
 
-function Format-Ms($ms) { if ($null -eq $ms) { '-' } elseif ($ms -lt 1000) { "$([math]::Round($ms)) ms" } else { "$([math]::Round($ms / 1000, 1)) s" } }
 $rows = [ordered]@{ 'Initialize-DeployTarget (temporary app beside the old one)' = $now; 'delete and start (the move before)' = $before }
 $md = [Collections.Generic.List[string]]::new()
 $md.Add("Moving PM2's app from an InPlace checkout to a Release layout's current under load (one GET per target every $IntervalMs ms, timeout $RequestTimeoutMs ms, $($probeSet.Targets.Count) targets):")
@@ -119,7 +109,4 @@ $md.Add("Initialize-DeployTarget's time includes building the first release whil
     "load average $loadBefore at the start and $($result.LoadAverageEnd) at the end. Whole run: $($result.TotalSeconds) s. Command: ``dotnet pwsh ./build.ps1 -Task Bench``.")
 $markdown = $md -join "`n"
 
-New-Item -ItemType Directory -Force $OutputDirectory | Out-Null
-$result | ConvertTo-Json -Depth 6 | Set-Content (Join-Path $OutputDirectory 'migration.json')
-$markdown | Set-Content (Join-Path $OutputDirectory 'migration.md')
-$markdown
+Save-BenchResult -OutputDirectory $OutputDirectory -Name 'migration' -Result $result -Markdown $markdown -Depth 6

@@ -38,11 +38,11 @@ param(
 $ErrorActionPreference = 'Stop'
 . (Join-Path $PSScriptRoot '../tests/Pester/Common.ps1')
 Import-Module (Join-Path $PSScriptRoot '../tests/Rig/AedDeployProbe.psm1') -Force
+. (Join-Path $PSScriptRoot 'BenchCommon.ps1')
 
 $SeedScript = Get-Content -Raw -LiteralPath (Join-Path $PSScriptRoot 'seed-deploy.sh')
 $Names = [ordered]@{ Seed = 'Seed (bash, six phases), InPlace'; InPlace = 'AedDeploy, InPlace'; Release = 'AedDeploy, Release' }
 
-function Get-LoadAverage { ((Get-Content -Raw /proc/loadavg) -split ' ')[0..2] -join ' ' }
 
 function ConvertTo-ShellArgument([string] $Value) { "'" + $Value.Replace("'", "'\''") + "'" }
 
@@ -250,19 +250,9 @@ function Invoke-Contestant([string] $Kind) {
 $clock = [Diagnostics.Stopwatch]::StartNew()
 $loadBefore = Get-LoadAverage
 $results = foreach ($kind in $Names.Keys) { if ($kind -in $Contestant) { Invoke-Contestant $kind } }
-$result = [ordered]@{
-    Benchmark        = 'zero-downtime'
-    Date             = (Get-Date).ToString('yyyy-MM-dd HH:mm')
-    Machine          = "$([Environment]::ProcessorCount) cores, $([Runtime.InteropServices.RuntimeInformation]::OSDescription)"
-    LoadAverageStart = $loadBefore
-    LoadAverageEnd   = Get-LoadAverage
-    IntervalMs       = $IntervalMs
-    RequestTimeoutMs = $RequestTimeoutMs
-    TotalSeconds     = [math]::Round($clock.Elapsed.TotalSeconds)
-    Contestants      = @($results)
-}
+$result = New-BenchResult -Name 'zero-downtime' -Clock $clock -LoadBefore $loadBefore -IntervalMs $IntervalMs -RequestTimeoutMs $RequestTimeoutMs
+$result.Contestants = @($results)
 
-function Format-Ms($ms) { if ($null -eq $ms) { '-' } elseif ($ms -lt 1000) { "$([math]::Round($ms)) ms" } else { "$([math]::Round($ms / 1000, 1)) s" } }
 $c = @($results)
 $targets = @($c[0].Deploy.Targets.Target)
 $md = [Collections.Generic.List[string]]::new()
@@ -324,7 +314,4 @@ $md.Add("Measured $($result.Date) on $($result.Machine), load average $loadBefor
     "first requested 2 s after the build command starts. Whole run: $($result.TotalSeconds) s. Command: ``dotnet pwsh ./build.ps1 -Task Bench``.")
 $markdown = $md -join "`n"
 
-New-Item -ItemType Directory -Force $OutputDirectory | Out-Null
-$result | ConvertTo-Json -Depth 8 | Set-Content (Join-Path $OutputDirectory 'zero-downtime.json')
-$markdown | Set-Content (Join-Path $OutputDirectory 'zero-downtime.md')
-$markdown
+Save-BenchResult -OutputDirectory $OutputDirectory -Name 'zero-downtime' -Result $result -Markdown $markdown -Depth 8
