@@ -90,6 +90,29 @@ public sealed class TargetInspectorTests : IDisposable
         Assert.Equal(ReleaseStatus.Building, inspector.ShowAbandoned(releases, null)[1].Status);
     }
 
-    private ReleaseInfo Release(string id, ReleaseStatus status, DateTimeOffset? verifiedAt = null, bool live = false, bool rollbackTarget = false) =>
-        new(session, target) { Id = id, Status = status, VerifiedAt = verifiedAt, IsLive = live, IsRollbackTarget = rollbackTarget };
+    [Fact]
+    public void A_repair_proves_the_build_of_the_release_it_serves_unless_told_otherwise()
+    {
+        var releases = new[]
+        {
+            Release("r1", ReleaseStatus.Verified, verifiedAt: Noon, rollbackTarget: true, buildId: "build-r1"),
+            Release("r2", ReleaseStatus.Built, live: true, buildId: "build-r2"),
+        };
+        var plan = new RepairPlan(session, target) { Consistency = new TargetConsistency(session, target) { Releases = releases }, ReleaseId = "r1" };
+        var health = new HealthRequest { ContentPattern = "ok" };
+
+        var proof = TargetRepairer.ProofFor(plan, health, proveBuildId: true);
+        Assert.Equal("build-r1", proof.ExpectedBuildId);
+        Assert.Equal("ok", proof.ContentPattern);
+        Assert.Same(health, TargetRepairer.ProofFor(plan, health, proveBuildId: false));
+        var named = new HealthRequest { ExpectedBuildId = "given" };
+        Assert.Same(named, TargetRepairer.ProofFor(plan, named, proveBuildId: true));
+        // InPlace (no release served) and a release with no recorded build id prove the status only.
+        Assert.Same(health, TargetRepairer.ProofFor(new RepairPlan(session, target) { Consistency = plan.Consistency }, health, proveBuildId: true));
+        var unknown = new RepairPlan(session, target) { Consistency = new TargetConsistency(session, target) { Releases = [Release("r0", ReleaseStatus.Unknown, live: true)] }, ReleaseId = "r0" };
+        Assert.Same(health, TargetRepairer.ProofFor(unknown, health, proveBuildId: true));
+    }
+
+    private ReleaseInfo Release(string id, ReleaseStatus status, DateTimeOffset? verifiedAt = null, bool live = false, bool rollbackTarget = false, string buildId = "") =>
+        new(session, target) { Id = id, Status = status, VerifiedAt = verifiedAt, IsLive = live, IsRollbackTarget = rollbackTarget, BuildId = buildId };
 }

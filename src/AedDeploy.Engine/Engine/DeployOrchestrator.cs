@@ -275,7 +275,7 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     private async Task<string?> RepairPhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
         var repaired = await new TargetRepairer(session, target, log)
-            .TakeOverAsync(run.Abandoned!, run.Record.Id, run.Record.User, run.Request.Health.ForRollback(null), run.Request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
+            .TakeOverAsync(run.Abandoned!, run.Record.Id, run.Record.User, run.Request.Health.ForRollback(null), run.Request.VerifyBuildId, run.Request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
         return repaired.Fixed.Count == 0 ? "consistent; proven healthy" : $"repaired ({string.Join("; ", repaired.Fixed)}); {repaired.ReleaseId ?? target.AppPath} healthy";
     }
 

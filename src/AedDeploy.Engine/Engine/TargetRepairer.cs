@@ -17,6 +17,12 @@ public sealed class RepairRequest
 
     public TimeSpan LockWaitTimeout { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Health must come from the build of the release the repair serves (its recorded build id), unless
+    /// <see cref="HealthRequest.ExpectedBuildId"/> names one: an answer of any other build fails, as after a rollback.
+    /// </summary>
+    public bool ProveBuildId { get; init; } = true;
+
     /// <summary>Who repairs: user@machine.</summary>
     public string User { get; init; } = $"{Environment.UserName}@{Environment.MachineName}";
 }
@@ -134,7 +140,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
         {
             var state = await new TargetInspector(session, target, log).InspectAsync(cancellationToken).ConfigureAwait(false);
             plan = Plan(state, abandoned, request.KeepLive);
-            var result = await ApplyAsync(id, plan, request.Health, request.ReloadTimeout, abandoned, cancellationToken).ConfigureAwait(false);
+            var result = await ApplyAsync(id, plan, ProofFor(plan, request.Health, request.ProveBuildId), request.ReloadTimeout, abandoned, cancellationToken).ConfigureAwait(false);
             if (abandoned is not null)
             {
                 await AppendAsync(HistoryEntry(HistoryKind.TakeOver, abandoned.DeployId, request.User, plan, DeploymentOutcome.Succeeded, TakeOverReason(id, abandoned, plan), stopwatch.Elapsed), cancellationToken)
@@ -171,7 +177,8 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
     /// anything else (the last verified release live and healthy, its unfinished releases marked Failed) and writes a
     /// TakeOver history entry naming it, also when the repair fails.
     /// </summary>
-    public async Task<RepairResult> TakeOverAsync(LockInfo abandoned, string deployId, string user, HealthRequest health, TimeSpan reloadTimeout, CancellationToken cancellationToken)
+    public async Task<RepairResult> TakeOverAsync(
+        LockInfo abandoned, string deployId, string user, HealthRequest health, bool proveBuildId, TimeSpan reloadTimeout, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         RepairPlan? plan = null;
@@ -179,7 +186,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
         {
             var state = await new TargetInspector(session, target, log).InspectAsync(cancellationToken).ConfigureAwait(false);
             plan = Plan(state, abandoned, keepLive: false);
-            var result = await ApplyAsync(deployId, plan, health, reloadTimeout, abandoned, cancellationToken).ConfigureAwait(false);
+            var result = await ApplyAsync(deployId, plan, ProofFor(plan, health, proveBuildId), reloadTimeout, abandoned, cancellationToken).ConfigureAwait(false);
             await AppendAsync(HistoryEntry(HistoryKind.TakeOver, abandoned.DeployId, user, plan, DeploymentOutcome.Succeeded, TakeOverReason(deployId, abandoned, plan), stopwatch.Elapsed), cancellationToken)
                 .ConfigureAwait(false);
             return result;
@@ -213,6 +220,22 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
         }
 
         return doomed.Select(r => r.Id).ToList();
+    }
+
+    /// <summary>
+    /// What proves the repair: <paramref name="health"/>, requiring answers from the build of the release the plan
+    /// serves (as a rollback requires the old build's), unless the check names a build id itself, the plan serves no
+    /// recorded release (InPlace), or <paramref name="proveBuildId"/> is off.
+    /// </summary>
+    internal static HealthRequest ProofFor(RepairPlan plan, HealthRequest health, bool proveBuildId)
+    {
+        if (!proveBuildId || health.ExpectedBuildId is not null || plan.ReleaseId is null)
+        {
+            return health;
+        }
+
+        var buildId = plan.Consistency.Releases.FirstOrDefault(r => r.Id == plan.ReleaseId)?.BuildId;
+        return string.IsNullOrEmpty(buildId) ? health : health.WithBuildId(buildId);
     }
 
     private async Task<RepairResult> ApplyAsync(string id, RepairPlan plan, HealthRequest health, TimeSpan reloadTimeout, LockInfo? abandoned, CancellationToken cancellationToken)

@@ -32,6 +32,10 @@ public sealed class RepairDeployTargetCommand : HealthCheckingCmdlet
     [TimeSpanSeconds(AllowZero = true)]
     public TimeSpan LockWaitTimeout { get; set; } = TimeSpan.Zero;
 
+    /// <summary>Leaves out the build id check: health proves the status (and -ContentPattern) only.</summary>
+    [Parameter]
+    public SwitchParameter SkipBuildIdCheck { get; set; }
+
     protected override void ProcessRecord()
     {
         var keepLive = KeepLive.IsPresent;
@@ -49,6 +53,7 @@ public sealed class RepairDeployTargetCommand : HealthCheckingCmdlet
             ReloadTimeout = ReloadTimeout,
             LockLease = LockLease,
             LockWaitTimeout = LockWaitTimeout,
+            ProveBuildId = !SkipBuildIdCheck,
         };
         WriteObject(RunPhase((target, log, token) => new TargetRepairer(Session, target, log).RepairAsync(request, token)));
     }
