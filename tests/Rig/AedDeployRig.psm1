@@ -955,7 +955,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 
         if ($OriginPath) {
             . $mark 'use origin'
-            # Another rig's origin (and work tree, which Publish-AedFixtureVersion pushes from): it outlives this rig.
+            # Another rig's origin, which must outlive this rig; this rig has no work tree: publish through the owner's.
             $rig.OriginPath = $OriginPath
             $rig.OriginUrl = "file://$OriginPath"
             $rig.BaseCommit = Invoke-RigGit $OriginPath 'rev-list', '--max-parents=0', 'main'
