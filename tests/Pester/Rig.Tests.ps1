@@ -151,3 +151,112 @@ Describe 'Test rig, release layout' -Tag Integration {
         $health.buildId | Should -Be (Get-Content -LiteralPath (Join-Path $rig.ReleasePath '.next/BUILD_ID') -Raw).Trim()
     }
 }
+
+Describe 'Fleet rig, two hosts behind a load balancer' -Tag Integration {
+    BeforeAll {
+        # The built module for New-DeploySession, and the rig.
+        . (Join-Path $PSScriptRoot 'Common.ps1')
+        $fleet = Start-AedFleetRig -Count 2
+
+        function Test-TcpListening([string] $Address, [int] $Port) {
+            $client = [Net.Sockets.TcpClient]::new()
+            try { $client.Connect($Address, $Port); $true }
+            catch [Net.Sockets.SocketException] { $false }
+            finally { $client.Dispose() }
+        }
+
+        # Listening TCP sockets on 127.A.B.0/24, from /proc/net/tcp (addresses as little-endian hex).
+        function Get-FleetListener {
+            $octets = $fleet.Network.Split('.')
+            $suffix = '{0:X2}{1:X2}{2:X2}' -f [int]$octets[2], [int]$octets[1], [int]$octets[0]
+            Get-Content -LiteralPath '/proc/net/tcp' | Select-Object -Skip 1 | ForEach-Object {
+                $fields = $_.Trim() -split '\s+'
+                $address, $port = $fields[1].Split(':')
+                if ($fields[3] -eq '0A' -and $address.Substring(2) -eq $suffix) {
+                    "$($fleet.Network).$([Convert]::ToInt32($address.Substring(0, 2), 16)):$([Convert]::ToInt32($port, 16))"
+                }
+            }
+        }
+
+        function Test-ProcessAlive([int] $Id) {
+            $stat = Get-Content -LiteralPath "/proc/$Id/stat" -Raw -ErrorAction Ignore
+            $stat -and $stat.Substring($stat.LastIndexOf(')') + 2)[0] -notin 'Z', 'X'
+        }
+    }
+
+    AfterAll {
+        Stop-AedFleetRig -Fleet $fleet
+    }
+
+    It 'Should put each host and the load balancer on its own address of a block that is not 127.0.0.x' {
+        $fleet.Network | Should -Match '^127\.\d{1,3}\.\d{1,3}$'
+        $fleet.Network | Should -Not -Be '127.0.0'
+        $fleet.LoadBalancer.HostName | Should -Be "$($fleet.Network).1"
+        $fleet.Hosts.HostName | Should -Be @("$($fleet.Network).2", "$($fleet.Network).3")
+        $fleet.Hosts[1].OriginPath | Should -Be $fleet.Hosts[0].OriginPath
+        $fleet.Hosts[1].Commit | Should -Be $fleet.Commit
+    }
+
+    It 'Should serve each host''s own workers on its own address only, nothing on 127.0.0.1' {
+        foreach ($h in $fleet.Hosts) {
+            $workers = @(Get-AedRigPm2Process -Rig $h)
+            $workers.status | Should -Be @('online', 'online')
+            foreach ($port in $h.AppPort, $h.NginxPort) {
+                $health = (Invoke-AedRigHttp -Uri "http://$($h.HostName):$port/api/health").Body | ConvertFrom-Json
+                $health.version | Should -Be $fleet.Version
+                $health.pid | Should -BeIn $workers.pid
+            }
+            foreach ($port in $h.AppPort, $h.NginxPort, $h.SshPort) {
+                Test-TcpListening $h.HostName $port | Should -BeTrue
+                Test-TcpListening '127.0.0.1' $port | Should -BeFalse -Because "port $port is $($h.HostName)'s only"
+            }
+        }
+    }
+
+    It 'Should spread requests through the load balancer over both hosts'' nginx' {
+        $upstreams = 1..6 | ForEach-Object {
+            $response = Invoke-AedRigHttp -Uri "$($fleet.LoadBalancerUrl)/api/health"
+            $response.StatusCode | Should -Be 200
+            $response.Headers['X-Upstream']
+        }
+        $upstreams | Sort-Object -Unique | Should -Be ($fleet.Hosts | ForEach-Object { "$($_.HostName):$($_.NginxPort)" } | Sort-Object)
+        foreach ($h in $fleet.Hosts) {
+            # The load balancer binds its own address for upstream connections, so each host's log names it.
+            Get-Content -LiteralPath (Join-Path $h.NginxPrefix 'logs/access.log') |
+                Where-Object { $_.StartsWith("$($fleet.LoadBalancer.HostName) ") } | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'Should accept an SSH session on each host''s own address, as its own user' {
+        foreach ($h in $fleet.Hosts) {
+            $session = New-RigSession $h
+            try {
+                $lines = (Invoke-DeployCommand -Session $session -Command 'whoami; echo "$SSH_CONNECTION"').Output.Trim() -split "`n"
+                $lines[0] | Should -Be $h.UserName
+                ($lines[1] -split ' ')[2, 3] | Should -Be @($h.HostName, "$($h.SshPort)")
+            }
+            finally { Remove-DeploySession $session }
+        }
+        $fleet.Hosts[0].UserName | Should -Not -Be $fleet.Hosts[1].UserName
+    }
+
+    It 'Should stop every process of the fleet and leave no address of it bound' {
+        $before = @(Get-AedRigProcessId -Rig $fleet.LoadBalancer) + @($fleet.Hosts | ForEach-Object { Get-AedRigProcessId -Rig $_ })
+        $fleet.LoadBalancer.Pids['NginxMaster'] | Should -BeIn $before
+        foreach ($h in $fleet.Hosts) { foreach ($daemon in 'Sshd', 'Pm2Daemon', 'NginxMaster') { $h.Pids[$daemon] | Should -BeIn $before } }
+        $listening = @(Get-FleetListener)
+        "$($fleet.LoadBalancer.HostName):$($fleet.LoadBalancer.NginxPort)" | Should -BeIn $listening
+        foreach ($h in $fleet.Hosts) { foreach ($port in $h.SshPort, $h.AppPort, $h.NginxPort) { "$($h.HostName):$port" | Should -BeIn $listening } }
+
+        Stop-AedFleetRig -Fleet $fleet
+
+        $before | Where-Object { Test-ProcessAlive $_ } | Should -BeNullOrEmpty
+        Get-FleetListener | Should -BeNullOrEmpty
+        foreach ($h in $fleet.Hosts) {
+            & /usr/bin/getent passwd $h.UserName | Should -BeNullOrEmpty
+            Test-Path -LiteralPath $h.Root | Should -BeFalse
+        }
+        Test-Path -LiteralPath $fleet.LoadBalancer.Root | Should -BeFalse
+        { Stop-AedFleetRig -Fleet $fleet } | Should -Not -Throw
+    }
+}

@@ -228,7 +228,9 @@ function New-RigSecret {
 }
 
 function Get-FreeTcpPort {
-    $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+    # Free on the address the daemon will bind: a fleet rig's hosts each listen on their own 127.0.0.N.
+    param([string] $Address = '127.0.0.1')
+    $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Parse($Address), 0)
     $listener.Start()
     try { $listener.LocalEndpoint.Port } finally { $listener.Stop() }
 }
@@ -478,6 +480,16 @@ function Get-RigTempRoot {
     if ($shm -and ($shm -split ' ')[2] -eq 'tmpfs' -and (($shm -split ' ')[3] -split ',') -notcontains 'noexec') { '/dev/shm' } else { '/tmp' }
 }
 
+function Initialize-RigBase {
+    # The parent of every rig of this user: a private 755 directory under the world-writable temp dir.
+    param([Parameter(Mandatory)] [string] $UserId)
+    $base = (Get-RigTempRoot) + $(if ($UserId -eq '0') { '/aedrig' } else { "/aedrig-$UserId" })
+    New-RigDirectory -Path $base
+    $baseInfo = (Invoke-RigProcess -FilePath '/usr/bin/stat' -ArgumentList '-c', '%u %a', $base).StdOut.Trim()
+    if ($baseInfo -ne "$UserId 755") { throw "$base must be owned by uid $UserId with mode 755 (found '$baseInfo')" }
+    $base
+}
+
 function Assert-RigPrerequisite {
     param([bool] $IsRoot, [switch] $Browser)
     $missing = @()
@@ -526,7 +538,7 @@ function Wait-RigSshd {
         }
         $client = [Net.Sockets.TcpClient]::new()
         try {
-            $client.Connect('127.0.0.1', $Rig.SshPort)
+            $client.Connect($Rig.HostName, $Rig.SshPort)
             $stream = $client.GetStream()
             $stream.ReadTimeout = 2000
             $buffer = [byte[]]::new(64)
@@ -535,7 +547,7 @@ function Wait-RigSshd {
         }
         catch [Net.Sockets.SocketException], [IO.IOException] { }
         finally { $client.Dispose() }
-        if ([DateTime]::UtcNow -ge $deadline) { throw "sshd did not answer on 127.0.0.1:$($Rig.SshPort) within 15 s" }
+        if ([DateTime]::UtcNow -ge $deadline) { throw "sshd did not answer on $($Rig.HostName):$($Rig.SshPort) within 15 s" }
         Start-Sleep -Milliseconds 50
     }
 }
@@ -760,12 +772,19 @@ function Start-AedRig {
         # Without the preload PM2 waits the full listen_timeout per instance, as on the seed's servers.
         [switch] $NoReadyPreload,
         # Installs Debian's chromium when it is missing, for AedDeployBrowser.psm1.
-        [switch] $Browser
+        [switch] $Browser,
+        # Where sshd, the app and nginx listen: a fleet rig gives each host its own 127.0.0.0/8 address.
+        [ValidateScript({ [Net.IPAddress]::IsLoopback([Net.IPAddress]::Parse($_)) -and $_ -match '^127(\.\d{1,3}){3}$' })]
+        [string] $Address = '127.0.0.1',
+        # A bare origin to clone instead of a new one: the hosts of a fleet rig deploy the same commits.
+        [string] $OriginPath
     )
+    if ($OriginPath -and -not (Test-Path -LiteralPath (Join-Path $OriginPath 'HEAD'))) { throw "-OriginPath '$OriginPath' is no bare git repository" }
     $myUid = (Invoke-RigProcess -FilePath '/usr/bin/id' -ArgumentList '-u').StdOut.Trim()
     $isRoot = $myUid -eq '0'
     $name = "aedrig$(New-RigSecret 3)"
     $rig = New-RigObject -Name $name -Layout $Layout
+    $rig.HostName = $Address
     $step = $null
     $copy = $null
     $clock = [Diagnostics.Stopwatch]::StartNew()
@@ -790,10 +809,7 @@ function Start-AedRig {
         . $mark 'create root'
         # A private 755 parent under the world-writable temp dir keeps every rig path safe for sshd
         # StrictModes and git ownership checks, and short enough for PM2's unix sockets.
-        $base = (Get-RigTempRoot) + $(if ($isRoot) { '/aedrig' } else { "/aedrig-$myUid" })
-        New-RigDirectory -Path $base
-        $baseInfo = (Invoke-RigProcess -FilePath '/usr/bin/stat' -ArgumentList '-c', '%u %a', $base).StdOut.Trim()
-        if ($baseInfo -ne "$myUid 755") { throw "$base must be owned by uid $myUid with mode 755 (found '$baseInfo')" }
+        $base = Initialize-RigBase -UserId $myUid
         foreach ($orphan in Get-RigOrphan -Base $base) {
             Write-Verbose "Start-AedRig: removing orphaned rig $($orphan.Root)"
             try { Stop-AedRig -Rig $orphan } catch { Write-Warning $_.Exception.Message }
@@ -870,8 +886,8 @@ for p in $pids; do wait "$p"; done
             $rig.KeyPath, $rig.RsaPemKeyPath, $rig.EncryptedKeyPath, $rig.KeyPassphrase
 
         . $mark 'configure sshd'
-        $rig.SshPort = Get-FreeTcpPort
-        $hostEntry = "[127.0.0.1]:$($rig.SshPort)"
+        $rig.SshPort = Get-FreeTcpPort -Address $Address
+        $hostEntry = "[$Address]:$($rig.SshPort)"
         $hostPublic = (Get-Content -LiteralPath "$hostEd.pub" -Raw).Trim().Split(' ')
         $otherPublic = (Get-Content -LiteralPath "$($rig.OtherHostKeyPath).pub" -Raw).Trim().Split(' ')
         $rig.KnownHostsPath = Join-Path $keysDir 'known_hosts'
@@ -901,7 +917,7 @@ for p in $pids; do wait "$p"; done
         $rig.SshdPidPath = Join-Path $sshdDir 'sshd.pid'
         $setEnv = ($rig.Environment.GetEnumerator() | ForEach-Object { "$($_.Key)=$($_.Value)" }) -join ' '
         Set-RigFile -Path $rig.SshdConfigPath -Mode '600' -Content @"
-ListenAddress 127.0.0.1
+ListenAddress $Address
 Port $($rig.SshPort)
 HostKey $hostEd
 HostKey $hostRsa
@@ -937,23 +953,35 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         $sshd.Dispose()
         Wait-RigSshd -Rig $rig
 
-        . $mark 'create origin'
-        $rig.OriginPath = Join-Path $rig.Root 'origin.git'
-        $rig.OriginUrl = "file://$($rig.OriginPath)"
-        $rig.WorkTreePath = Join-Path $rig.Root 'worktree'
-        # 0644 sharing keeps objects pushed later readable by the deploy user whatever the umask.
-        $null = Invoke-RigProcess -FilePath '/usr/bin/git' -ArgumentList 'init', '-q', '--bare', '--shared=0644', '-b', 'main', $rig.OriginPath
-        $null = Invoke-RigProcess -FilePath '/usr/bin/git' -ArgumentList 'init', '-q', '-b', 'main', $rig.WorkTreePath
-        Copy-RigFixtureSource -Destination $rig.WorkTreePath
-        $null = Invoke-RigGit $rig.WorkTreePath 'config', 'user.name', 'AedDeploy Rig'
-        $null = Invoke-RigGit $rig.WorkTreePath 'config', 'user.email', 'rig@aeddeploy.invalid'
-        $null = Invoke-RigGit $rig.WorkTreePath 'remote', 'add', 'origin', $rig.OriginPath
-        $null = Invoke-RigGit $rig.WorkTreePath 'add', '-A'
-        $null = Invoke-RigGit $rig.WorkTreePath 'commit', '-q', '-m', 'Fixture version 1'
-        $null = Invoke-RigGit $rig.WorkTreePath 'push', '-q', '-u', 'origin', 'main'
-        $rig.BaseCommit = Invoke-RigGit $rig.WorkTreePath 'rev-parse', 'HEAD'
-        $rig.Commit = $rig.BaseCommit
-        $rig.Version = [regex]::Match([IO.File]::ReadAllText((Join-Path $rig.WorkTreePath $script:VersionFile)), $script:VersionPattern).Groups[1].Value
+        if ($OriginPath) {
+            . $mark 'use origin'
+            # Another rig's origin, which must outlive this rig; this rig has no work tree: publish through the owner's.
+            $rig.OriginPath = $OriginPath
+            $rig.OriginUrl = "file://$OriginPath"
+            $rig.BaseCommit = Invoke-RigGit $OriginPath 'rev-list', '--max-parents=0', 'main'
+            $rig.Commit = Invoke-RigGit $OriginPath 'rev-parse', 'main'
+            $versionText = Invoke-RigGit $OriginPath 'show', "main:$script:VersionFile"
+        }
+        else {
+            . $mark 'create origin'
+            $rig.OriginPath = Join-Path $rig.Root 'origin.git'
+            $rig.OriginUrl = "file://$($rig.OriginPath)"
+            $rig.WorkTreePath = Join-Path $rig.Root 'worktree'
+            # 0644 sharing keeps objects pushed later readable by the deploy user whatever the umask.
+            $null = Invoke-RigProcess -FilePath '/usr/bin/git' -ArgumentList 'init', '-q', '--bare', '--shared=0644', '-b', 'main', $rig.OriginPath
+            $null = Invoke-RigProcess -FilePath '/usr/bin/git' -ArgumentList 'init', '-q', '-b', 'main', $rig.WorkTreePath
+            Copy-RigFixtureSource -Destination $rig.WorkTreePath
+            $null = Invoke-RigGit $rig.WorkTreePath 'config', 'user.name', 'AedDeploy Rig'
+            $null = Invoke-RigGit $rig.WorkTreePath 'config', 'user.email', 'rig@aeddeploy.invalid'
+            $null = Invoke-RigGit $rig.WorkTreePath 'remote', 'add', 'origin', $rig.OriginPath
+            $null = Invoke-RigGit $rig.WorkTreePath 'add', '-A'
+            $null = Invoke-RigGit $rig.WorkTreePath 'commit', '-q', '-m', 'Fixture version 1'
+            $null = Invoke-RigGit $rig.WorkTreePath 'push', '-q', '-u', 'origin', 'main'
+            $rig.BaseCommit = Invoke-RigGit $rig.WorkTreePath 'rev-parse', 'HEAD'
+            $rig.Commit = $rig.BaseCommit
+            $versionText = [IO.File]::ReadAllText((Join-Path $rig.WorkTreePath $script:VersionFile))
+        }
+        $rig.Version = [regex]::Match($versionText, $script:VersionPattern).Groups[1].Value
         if ($isRoot) {
             # The origin belongs to root; git refuses other users' repositories unless listed as safe.
             Set-RigFile -Path (Join-Path $rig.Home '.gitconfig') -Owner $name -Content @"
@@ -1002,7 +1030,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         $null = Invoke-RigProcess -FilePath '/usr/bin/rmdir' -ArgumentList $stage
 
         . $mark 'write env'
-        $rig.AppPort = Get-FreeTcpPort
+        $rig.AppPort = Get-FreeTcpPort -Address $Address
         $supportDir = Join-Path $rig.Root 'support'
         New-RigDirectory -Path $supportDir
         $rig.ReadyPreloadPath = Join-Path $supportDir 'ready-preload.cjs'
@@ -1010,6 +1038,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
         $envLines = @("PORT=$($rig.AppPort)")
         if ($Layout -eq 'Release') { $envLines += "APP_CWD=$($rig.LivePath)" }
         if (-not $NoReadyPreload) { $envLines += "READY_PRELOAD=$($rig.ReadyPreloadPath)" }
+        # Only off the default, so the default rig's app sees the same environment keys as before.
+        if ($Address -ne '127.0.0.1') { $envLines += "APP_HOST=$Address" }
         Set-RigFile -Path $envPath -Content (($envLines -join "`n") + "`n") -Mode '600' -Owner $owner
 
         if (-not $NoPm2) {
@@ -1021,13 +1051,13 @@ Subsystem sftp /usr/lib/openssh/sftp-server
                 $online = @(Get-AedRigPm2Process -Rig $rig | Where-Object status -EQ 'online')
                 $online.Count -eq 2
             }
-            $null = Wait-AedRigHttp -Uri "http://127.0.0.1:$($rig.AppPort)/api/health" -TimeoutSec 60
+            $null = Wait-AedRigHttp -Uri "http://${Address}:$($rig.AppPort)/api/health" -TimeoutSec 60
             Add-RigPid -Rig $rig -Name 'Pm2Workers' -Id (Get-AedRigPm2Process -Rig $rig).pid -Many
         }
 
         if (-not $NoNginx) {
             . $mark 'start nginx'
-            $rig.NginxPort = Get-FreeTcpPort
+            $rig.NginxPort = Get-FreeTcpPort -Address $Address
             $rig.NginxPrefix = Join-Path $rig.Root 'nginx'
             $rig.NginxConfPath = Join-Path $rig.NginxPrefix 'nginx.conf'
             $rig.NginxCachePath = Join-Path $rig.NginxPrefix 'cache'
@@ -1050,12 +1080,12 @@ http {
     proxy_cache_path $($rig.NginxCachePath) levels=1:2 keys_zone=aed:10m;
 
     upstream fixture_app {
-        server 127.0.0.1:$($rig.AppPort);
+        server ${Address}:$($rig.AppPort);
         keepalive 16;
     }
 
     server {
-        listen 127.0.0.1:$($rig.NginxPort);
+        listen ${Address}:$($rig.NginxPort);
 
         proxy_http_version 1.1;
         proxy_set_header Connection "";
@@ -1086,7 +1116,7 @@ http {
             }
             Add-RigPid -Rig $rig -Name 'NginxMaster' -Id $master
             Add-RigPid -Rig $rig -Name 'NginxWorkers' -Id @(Get-RigChildProcessId -ParentId $master) -Many
-            if (-not $NoPm2) { $null = Wait-AedRigHttp -Uri "http://127.0.0.1:$($rig.NginxPort)/" -TimeoutSec 30 }
+            if (-not $NoPm2) { $null = Wait-AedRigHttp -Uri "http://${Address}:$($rig.NginxPort)/" -TimeoutSec 30 }
         }
         . $mark $null
     }
@@ -1101,6 +1131,172 @@ http {
         throw [InvalidOperationException]::new("Start-AedRig failed at step '$step': $($failure.Exception.Message)", $failure.Exception)
     }
     $rig
+}
+
+function New-RigFleetRoot {
+    # Reserves the fleet's name, and with it its addresses 127.A.B.0/24 (A and B are the name's first two bytes,
+    # never 0.0, which the single rigs use): under a lock, no other directory of the base may begin with
+    # those two bytes, and mkdir is atomic. The directory is shaped like a rig's, so Get-RigOrphan and
+    # Stop-AedRig clean up the load balancer a killed test left behind.
+    param([Parameter(Mandatory)] [string] $Base)
+    # FileShare.None is a non-blocking flock on Linux: another fleet starting at this moment makes it throw, so retry.
+    $lock = Wait-RigCondition -What "the lock $Base/fleet.lock" -TimeoutSec 30 -IntervalMs 50 -Condition {
+        [IO.File]::Open((Join-Path $Base 'fleet.lock'), [IO.FileMode]::OpenOrCreate, [IO.FileAccess]::ReadWrite, [IO.FileShare]::None)
+    }
+    try {
+        for ($attempt = 0; $attempt -lt 100; $attempt++) {
+            $name = "aedrig$(New-RigSecret 3)"
+            $prefix = $name.Substring(0, 10)
+            if ($prefix -eq 'aedrig0000') { continue }
+            if (Get-ChildItem -LiteralPath $Base -Directory -Filter "$prefix*") { continue }
+            $root = Join-Path $Base $name
+            if ((Invoke-RigProcess -FilePath '/usr/bin/mkdir' -ArgumentList '-m', '755', $root -AllowFailure).ExitCode -ne 0) { continue }
+            Set-RigFile -Path (Join-Path $root 'owner') -Content "$PID $((Get-RigProcessTable)[$PID].StartTime)`n"
+            $network = "127.$([Convert]::ToInt32($name.Substring(6, 2), 16)).$([Convert]::ToInt32($name.Substring(8, 2), 16))"
+            Set-RigFile -Path (Join-Path $root 'fleet') -Content "$network.0/24`n"
+            return [pscustomobject]@{ Name = $name; Root = $root; Network = $network }
+        }
+        throw "No free fleet address block under $Base after 100 tries"
+    }
+    finally { $lock.Dispose() }
+}
+
+function Start-AedFleetRig {
+    <#
+    .SYNOPSIS
+    Starts a fleet rig: -Count hosts, each a full rig (its own sshd, user, PM2, app and nginx) on its own
+    address 127.A.B.2 ... 127.A.B.(Count+1), all cloning one origin, and a load-balancer nginx on 127.A.B.1
+    with an upstream over the hosts' nginx.
+    .DESCRIPTION
+    A and B come from the fleet's random name, reserved so that two fleet rigs never share an address.
+    Host 1 owns the origin and the work tree Publish-AedFixtureVersion pushes from (pass it the fleet).
+    The load balancer binds its address for its upstream connections, so each host's access log shows it,
+    and adds X-Upstream (the host nginx that answered) to every response. Cleans up after itself and
+    rethrows, naming the step, when any step fails. Pair with Stop-AedFleetRig in AfterAll.
+    #>
+    [CmdletBinding()]
+    param(
+        [ValidateRange(1, 253)] [int] $Count = 2,
+        [ValidateSet('InPlace', 'Release')] [string] $Layout = 'Release'
+    )
+    $myUid = (Invoke-RigProcess -FilePath '/usr/bin/id' -ArgumentList '-u').StdOut.Trim()
+    $isRoot = $myUid -eq '0'
+    $reserved = New-RigFleetRoot -Base (Initialize-RigBase -UserId $myUid)
+    $balancer = New-RigObject -Name $reserved.Name -Layout $Layout
+    $balancer.Root = $reserved.Root
+    $balancer.HostName = "$($reserved.Network).1"
+    $fleet = [pscustomobject]@{
+        Name            = $reserved.Name
+        Network         = $reserved.Network
+        Layout          = $Layout
+        Hosts           = [Collections.Generic.List[object]]::new()
+        LoadBalancer    = $balancer
+        LoadBalancerUrl = $null
+        OriginPath      = $null
+        WorkTreePath    = $null
+        BaseCommit      = $null
+        Commit          = $null
+        Version         = $null
+        Stopped         = $false
+    }
+    $step = $null
+    try {
+        for ($i = 1; $i -le $Count; $i++) {
+            $step = "start host $i"
+            Write-Verbose "Start-AedFleetRig: $step"
+            $hostArgs = @{ Layout = $Layout; Address = "$($fleet.Network).$($i + 1)" }
+            if ($fleet.OriginPath) { $hostArgs.OriginPath = $fleet.OriginPath }
+            $fleet.Hosts.Add((Start-AedRig @hostArgs))
+            if ($i -eq 1) {
+                foreach ($property in 'OriginPath', 'WorkTreePath', 'BaseCommit', 'Commit', 'Version') { $fleet.$property = $fleet.Hosts[0].$property }
+            }
+        }
+
+        $step = 'start the load balancer'
+        Write-Verbose "Start-AedFleetRig: $step"
+        $address = $balancer.HostName
+        $balancer.NginxPort = Get-FreeTcpPort -Address $address
+        $balancer.NginxPrefix = Join-Path $balancer.Root 'nginx'
+        $balancer.NginxConfPath = Join-Path $balancer.NginxPrefix 'nginx.conf'
+        $p = $balancer.NginxPrefix
+        foreach ($dir in $p, "$p/logs") { New-RigDirectory -Path $dir }
+        # As root the master needs a user for its workers (Debian has no group 'nobody'), who must own the temp dir.
+        if ($isRoot) { $null = Invoke-RigProcess -FilePath '/usr/bin/install' -ArgumentList '-d', '-m', '700', '-o', 'nobody', '-g', 'nogroup', "$p/temp" }
+        else { New-RigDirectory -Path "$p/temp" -Mode '700' }
+        $errorLog = "$p/logs/error.log"
+        $servers = ($fleet.Hosts | ForEach-Object { "        server $($_.HostName):$($_.NginxPort);" }) -join "`n"
+        Set-RigFile -Path $balancer.NginxConfPath -Content @"
+$(if ($isRoot) { 'user nobody nogroup;' })
+worker_processes 1;
+pid $p/nginx.pid;
+error_log $errorLog warn;
+events { worker_connections 512; }
+http {
+    access_log $p/logs/access.log;
+    client_body_temp_path $p/temp/client_body;
+    proxy_temp_path $p/temp/proxy;
+    fastcgi_temp_path $p/temp/fastcgi;
+    uwsgi_temp_path $p/temp/uwsgi;
+    scgi_temp_path $p/temp/scgi;
+
+    # proxy_next_upstream stays at nginx's default (error timeout), as on a real load balancer.
+    upstream fleet_hosts {
+$servers
+        keepalive 16;
+    }
+
+    server {
+        listen ${address}:$($balancer.NginxPort);
+
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host `$host;
+        proxy_bind $address;
+        add_header X-Upstream `$upstream_addr always;
+
+        location / {
+            proxy_pass http://fleet_hosts;
+        }
+    }
+}
+
+"@
+        $null = Invoke-RigProcess -FilePath '/usr/sbin/nginx' -ArgumentList '-p', "$p/", '-c', $balancer.NginxConfPath, '-e', $errorLog -TimeoutSec 30
+        $master = Wait-RigCondition -What 'the load balancer pid file' -TimeoutSec 10 -Condition {
+            Get-RigPidFileProcess -Table (Get-RigProcessTable) -Path "$p/nginx.pid" -RigPath $balancer.NginxConfPath
+        }
+        Add-RigPid -Rig $balancer -Name 'NginxMaster' -Id $master
+        Add-RigPid -Rig $balancer -Name 'NginxWorkers' -Id @(Get-RigChildProcessId -ParentId $master) -Many
+        $fleet.LoadBalancerUrl = "http://${address}:$($balancer.NginxPort)"
+        $null = Wait-AedRigHttp -Uri "$($fleet.LoadBalancerUrl)/api/health" -TimeoutSec 30
+    }
+    catch {
+        $failure = $_
+        try { Stop-AedFleetRig -Fleet $fleet }
+        catch { Write-Warning "Start-AedFleetRig could not clean up fully: $($_.Exception.Message)" }
+        throw [InvalidOperationException]::new("Start-AedFleetRig failed at step '$step': $($failure.Exception.Message)", $failure.Exception)
+    }
+    $fleet
+}
+
+function Stop-AedFleetRig {
+    <#
+    .SYNOPSIS
+    Tears a fleet rig down by pid: the load balancer first, then each host in reverse (host 1, which holds the
+    origin, last). Every problem is collected and thrown once. Idempotent; safe on a half-started fleet and on $null.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [AllowNull()] $Fleet)
+    if ($null -eq $Fleet -or $Fleet.Stopped) { return }
+    $problems = [Collections.Generic.List[string]]::new()
+    try { Stop-AedRig -Rig $Fleet.LoadBalancer }
+    catch { $problems.Add("load balancer: $($_.Exception.Message)") }
+    for ($i = $Fleet.Hosts.Count - 1; $i -ge 0; $i--) {
+        try { Stop-AedRig -Rig $Fleet.Hosts[$i] }
+        catch { $problems.Add("host $($i + 1) ($($Fleet.Hosts[$i].HostName)): $($_.Exception.Message)") }
+    }
+    if ($problems.Count) { throw "Stop-AedFleetRig: $($problems -join '; ')" }
+    $Fleet.Stopped = $true
 }
 
 function Publish-AedFixtureVersion {
@@ -1135,5 +1331,5 @@ function Publish-AedFixtureVersion {
 
 #endregion
 
-Export-ModuleMember -Function Start-AedRig, Stop-AedRig, Publish-AedFixtureVersion, Invoke-AedRigShell,
+Export-ModuleMember -Function Start-AedRig, Stop-AedRig, Start-AedFleetRig, Stop-AedFleetRig, Publish-AedFixtureVersion, Invoke-AedRigShell,
     Get-AedRigPm2Process, Get-AedRigProcessId, Wait-AedRigHttp, Invoke-AedRigHttp

@@ -25,8 +25,8 @@ module.exports = {
     {
       name: 'fixture',
       script: 'node_modules/next/dist/bin/next',
-      // Loopback only: nginx is the one public entry point.
-      args: 'start --hostname 127.0.0.1',
+      // The host's own address (a fleet rig host's 127.0.0.N), loopback by default: nginx is the one public entry point.
+      args: `start --hostname ${dotEnv.APP_HOST || '127.0.0.1'}`,
       // __dirname is the resolved release; APP_CWD keeps the `current` symlink path so reloads follow it.
       cwd: dotEnv.APP_CWD || __dirname,
       exec_mode: 'cluster',

@@ -1,4 +1,4 @@
-// Boots a release on a spare loopback port, with the app's environment from its ecosystem file, and
+// Boots a release on a spare port of 127.0.0.1, with the app's environment from its ecosystem file, and
 // probes it, before any live worker is touched:
 //   node - <release> <ecosystem file> <app> <probe path> <timeout ms> <expected status>
 // Writes { passed, status, port, ms, detail, output } on fd 3 and exits 0 when the release answered as
@@ -37,17 +37,23 @@ try {
 }
 if (!app) report(false, { status: 0, detail: `${file} defines no app named ${name}`, output: '' });
 
-// The release runs on a port of its own: any port argument of the app is left out, PORT is set.
+// The release runs on a port and an address of its own: any port argument of the app is left out (PORT
+// is set), and any hostname argument names the boot test's address instead, because a fleet host binds
+// 0.0.0.0 or its private address, where the live workers already listen or the probe does not reach.
+const HOST = '127.0.0.1';
 const words = Array.isArray(app.args) ? app.args.map(String) : String(app.args || '').split(/\s+/).filter(Boolean);
 const args = [];
 for (let i = 0; i < words.length; i++) {
   if (words[i] === '-p' || words[i] === '--port') { i++; continue; }
   if (/^(-p\d+|--port=)/.test(words[i])) continue;
+  if (words[i] === '-H' || words[i] === '--hostname') { args.push(words[i], HOST); i++; continue; }
+  if (words[i].startsWith('--hostname=')) { args.push(`--hostname=${HOST}`); continue; }
+  if (/^-H./.test(words[i])) { args.push(`-H${HOST}`); continue; }
   args.push(words[i]);
 }
 
 const server = net.createServer();
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, HOST, () => {
   const { port } = server.address();
   server.close(() => boot(port));
 });
@@ -79,7 +85,7 @@ function boot(port) {
     if (Date.now() - started > timeout) {
       return finish(false, lastStatus ? `it answered HTTP ${lastStatus}, not ${expected}` : `no answer within ${timeout / 1000} s`);
     }
-    http.get({ host: '127.0.0.1', port, path: probePath, timeout: 5000, agent: false }, (res) => {
+    http.get({ host: HOST, port, path: probePath, timeout: 5000, agent: false }, (res) => {
       res.resume();
       lastStatus = res.statusCode;
       if (res.statusCode === expected) return finish(true, `HTTP ${res.statusCode} from ${probePath}`);
