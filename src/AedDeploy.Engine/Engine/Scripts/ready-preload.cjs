@@ -2,6 +2,7 @@
 // 1. Sends PM2 `ready` once THIS worker has answered a request with a status below 500, instead of PM2
 //    waiting the full listen_timeout. In cluster mode the port is shared, so a probe may land on another
 //    (old) worker: each probe carries this pid and only a response produced by this very process counts.
+//    The probe goes to the address the app bound (a fleet host's own), or loopback when it bound them all.
 // 2. Lingers a moment before a stopping worker exits. PM2 stops an old worker with SIGINT; the app closes
 //    its server (Next.js does) and exits, but the cluster primary may have handed it a connection just
 //    before: a worker that exits before answering that hand-off leaves the connection open in the primary
@@ -48,9 +49,21 @@ const ownBuildId = () => {
   }
   return buildId;
 };
+// Where the app listens, for the ready probe: the address it bound (a fleet host binds its own, not 127.0.0.1),
+// or loopback when it bound every address. Taken from the server on PORT, once it listens.
+let probeHost = '127.0.0.1';
+const rememberAddress = (server) => {
+  const bound = server.address();
+  if (bound && typeof bound === 'object' && String(bound.port) === String(process.env.PORT)) {
+    probeHost = bound.address === '0.0.0.0' || bound.address === '::' ? '127.0.0.1' : bound.address;
+  }
+};
 const emitWithBuildId = http.Server.prototype.emit;
 http.Server.prototype.emit = function (event, req, res) {
-  if (event === 'listening') ownBuildId();
+  if (event === 'listening') {
+    ownBuildId();
+    rememberAddress(this);
+  }
   else if (event === 'request' && ownBuildId() && !res.headersSent) res.setHeader('X-Build-Id', buildId);
   return emitWithBuildId.apply(this, arguments);
 };
@@ -79,7 +92,7 @@ if (process.send) {
   const probe = () => {
     if (!process.env.PORT) return probeLater();
     http
-      .get({ host: '127.0.0.1', port: process.env.PORT, path: '/', agent: false, timeout: 5000, headers: { 'x-ready-probe': token } }, (res) => {
+      .get({ host: probeHost, port: process.env.PORT, path: '/', agent: false, timeout: 5000, headers: { 'x-ready-probe': token } }, (res) => {
         res.resume();
         res.on('end', probeLater);
       })
