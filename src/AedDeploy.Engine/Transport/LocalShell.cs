@@ -8,7 +8,7 @@ namespace AedDeploy.Transport;
 /// </summary>
 public sealed class LocalShell : IRemoteShell
 {
-    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FeedStopTimeout = TimeSpan.FromSeconds(1);
 
     private bool disposed;
 
@@ -67,6 +67,9 @@ public sealed class LocalShell : IRemoteShell
         else
         {
             feeding = FeedAsync(process, input, command, feedStop.Token);
+
+            // A feed still blocked when the command ended fails later, with nobody awaiting it.
+            _ = feeding.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
 
         var stdout = output is null
@@ -117,9 +120,10 @@ public sealed class LocalShell : IRemoteShell
 
         if (feeding is not null && !feeding.IsCompleted)
         {
-            // The command ended without reading all its input; its exit status says whether that was right.
+            // The command ended without reading all its input; its exit status says whether that was right. A write
+            // can stay blocked where a child the command left behind holds the pipe open: it is not waited for long.
             await feedStop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAny(feeding, Task.Delay(DrainTimeout, CancellationToken.None)).ConfigureAwait(false);
+            await Task.WhenAny(feeding, Task.Delay(FeedStopTimeout, CancellationToken.None)).ConfigureAwait(false);
         }
 
         var outputText = await stdout.ConfigureAwait(false);

@@ -15,11 +15,12 @@ namespace AedDeploy.Transport;
 public sealed class SshRemoteShell : IRemoteShell
 {
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FeedStopTimeout = TimeSpan.FromSeconds(1);
 
     // Sent before a command's input and read by its shell first (bash reads a pipe a byte at a time, so it takes this
     // line and nothing more): SSH.NET sends the end of input only after at least one byte was written
-    // (ChannelInputStream.Dispose), so without it an empty input would never end. Until the command has read it, the
-    // channel cannot close either, so the input stream can always be opened.
+    // (ChannelInputStream.Dispose), so without it an empty input would never end. A command waiting for this line
+    // cannot have ended before its input stream is opened.
     private const string InputStartLine = "IFS= read -r _\n";
 
     private static readonly byte[] InputStartBytes = "\n"u8.ToArray();
@@ -239,9 +240,11 @@ public sealed class SshRemoteShell : IRemoteShell
 
         if (feeding is not null && !feeding.IsCompleted)
         {
-            // The command ended without reading all its input; its exit status says whether that was right.
+            // The command ended without reading all its input; its exit status says whether that was right. A feed
+            // blocked on the closed channel's window stays blocked until SSH.NET gives up (the connect timeout), but
+            // never reads the input again once cancelled, so it is not waited for beyond a moment.
             await feedStop.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAny(feeding, Task.Delay(KillTimeout, CancellationToken.None)).ConfigureAwait(false);
+            await Task.WhenAny(feeding, Task.Delay(FeedStopTimeout, CancellationToken.None)).ConfigureAwait(false);
         }
 
         var outputText = await stdout.ConfigureAwait(false);
