@@ -298,7 +298,7 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
             # No cmdlet streams bytes yet: the engine's public RemoteRunner is reached through the session's own type.
             $engine = $session.GetType().Assembly
             $nullLog = $engine.GetType('AedDeploy.Engine.NullDeployLog', $true).GetField('Instance').GetValue($null)
-            $runner = [Activator]::CreateInstance($engine.GetType('AedDeploy.Engine.RemoteRunner', $true), @($session, $nullLog))
+            $runner = $engine.GetType('AedDeploy.Engine.RemoteRunner', $true)::new($session, $nullLog)
             $none = [Threading.CancellationToken]::None
 
             $uploadPath = Join-Path $TestDrive 'upload.bin'
