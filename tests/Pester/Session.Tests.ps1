@@ -348,6 +348,28 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
             $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
         }
 
+        It 'Should report a connection dropped mid-stream as SshConnectionLost' {
+            $dropping = New-DeploySession @connect
+            $droppingRunner = $runner.GetType()::new($dropping, $nullLog)
+            $tag = "aeddrop$(Get-Random)"
+            $zero = [IO.FileStream]::new('/dev/zero', 'Open', 'Read')
+            try {
+                $task = $droppingRunner.RunWithInputAsync("cat >/dev/null; : $tag", $zero, $none, $null, $null)
+                Start-Sleep -Seconds 1
+                # The rig sshd's process serving that one connection is the parent of the command's shell.
+                $connectionPid = Invoke-AedRigShell -Rig $rig -Command "ps -o ppid= -p `$(pgrep -u $($rig.UserName) -f -- '[$($tag[0])]$($tag.Substring(1))' | head -n1) | tr -d ' '"
+                Stop-Process -Id ([int]"$connectionPid") -Force
+                $caught = $null
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                try { $null = $task.GetAwaiter().GetResult() } catch { $caught = $_.Exception.InnerException }
+                $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
+                $caught.ErrorId | Should -Be 'SshConnectionLost'
+                "$($caught.Kind)" | Should -Be 'Connection'
+                $dropping.State | Should -Be 'Disconnected'
+            }
+            finally { $zero.Dispose(); Remove-DeploySession $dropping }
+        }
+
         It 'Should cancel a command <Name> promptly and end it on the server' -ForEach @(
             @{ Name = 'fed a stream'; Direction = 'In' }
             @{ Name = 'streaming its output'; Direction = 'Out' }
