@@ -293,6 +293,115 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
         Remove-DeploySession $dropping
     }
 
+    Context 'Byte streams through the session' {
+        BeforeAll {
+            # No cmdlet streams bytes yet: the engine's public RemoteRunner is reached through the session's own type.
+            $engine = $session.GetType().Assembly
+            $nullLog = $engine.GetType('AedDeploy.Engine.NullDeployLog', $true).GetField('Instance').GetValue($null)
+            $runner = $engine.GetType('AedDeploy.Engine.RemoteRunner', $true)::new($session, $nullLog)
+            $none = [Threading.CancellationToken]::None
+
+            $uploadPath = Join-Path $TestDrive 'upload.bin'
+            $bytes = [byte[]]::new(20MB)
+            [Random]::new(13).NextBytes($bytes)
+            [IO.File]::WriteAllBytes($uploadPath, $bytes)
+            $uploadHash = (Get-FileHash $uploadPath -Algorithm SHA256).Hash.ToLowerInvariant()
+
+            function Invoke-Streamed([scriptblock] $Start) {
+                # Engine tasks are awaited here; their exceptions come out of the MethodInvocationException.
+                try { (& $Start).GetAwaiter().GetResult() } catch { throw $_.Exception.InnerException }
+            }
+        }
+
+        It 'Should stream 20 MiB into a command over the session and end its input' {
+            $file = [IO.File]::OpenRead($uploadPath)
+            try { $result = Invoke-Streamed { $runner.RunWithInputAsync('sha256sum', $file, $none, $null, $null) } }
+            finally { $file.Dispose() }
+            $result.ExitStatus | Should -Be 0
+            ($result.Output -split ' ')[0] | Should -Be $uploadHash
+        }
+
+        It 'Should stream 20 MiB of a command''s output into a file with the hash the server computed' {
+            $downloadPath = Join-Path $TestDrive 'download.bin'
+            $file = [IO.File]::Create($downloadPath)
+            try { $result = Invoke-Streamed { $runner.RunToStreamAsync("head -c $(20MB) /dev/urandom | tee >(sha256sum >&2)", $file, $none, $null, $null) } }
+            finally { $file.Dispose() }
+            $result.ExitStatus | Should -Be 0
+            $result.Output | Should -BeExactly ''
+            (Get-Item $downloadPath).Length | Should -Be 20MB
+            (Get-FileHash $downloadPath -Algorithm SHA256).Hash.ToLowerInvariant() | Should -Be ($result.Error -split ' ')[0]
+        }
+
+        It 'Should end an empty input at once' {
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            $result = Invoke-Streamed { $runner.RunWithInputAsync('wc -c', [IO.Stream]::Null, $none, [timespan]::FromSeconds(20), $null) }
+            $result.Output.Trim() | Should -Be '0'
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+        }
+
+        It 'Should give the exit status of a command that stops reading its input early' {
+            $file = [IO.File]::OpenRead($uploadPath)
+            $watch = [Diagnostics.Stopwatch]::StartNew()
+            try { $result = Invoke-Streamed { $runner.RunWithInputAsync('head -c 1000 >/dev/null; exit 7', $file, $none, $null, $null) } }
+            finally { $file.Dispose() }
+            $result.ExitStatus | Should -Be 7
+            $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
+        }
+
+        It 'Should report a connection dropped mid-stream as SshConnectionLost' {
+            $dropping = New-DeploySession @connect
+            $droppingRunner = $runner.GetType()::new($dropping, $nullLog)
+            $tag = "aeddrop$(Get-Random)"
+            $zero = [IO.FileStream]::new('/dev/zero', 'Open', 'Read')
+            try {
+                $task = $droppingRunner.RunWithInputAsync("cat >/dev/null; : $tag", $zero, $none, $null, $null)
+                Start-Sleep -Seconds 1
+                # The rig sshd's process serving that one connection is the parent of the command's shell.
+                $connectionPid = Invoke-AedRigShell -Rig $rig -Command "ps -o ppid= -p `$(pgrep -u $($rig.UserName) -f -- '[$($tag[0])]$($tag.Substring(1))' | head -n1) | tr -d ' '"
+                Stop-Process -Id ([int]"$connectionPid") -Force
+                $caught = $null
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                try { $null = $task.GetAwaiter().GetResult() } catch { $caught = $_.Exception.InnerException }
+                $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
+                $caught.ErrorId | Should -Be 'SshConnectionLost'
+                "$($caught.Kind)" | Should -Be 'Connection'
+                $dropping.State | Should -Be 'Disconnected'
+            }
+            finally { $zero.Dispose(); Remove-DeploySession $dropping }
+        }
+
+        It 'Should cancel a command <Name> promptly and end it on the server' -ForEach @(
+            @{ Name = 'fed a stream'; Direction = 'In' }
+            @{ Name = 'streaming its output'; Direction = 'Out' }
+        ) {
+            $tag = "aedstream$(Get-Random)"
+            $cancel = [Threading.CancellationTokenSource]::new()
+            $zero = [IO.FileStream]::new('/dev/zero', 'Open', 'Read')
+            try {
+                $task = if ($Direction -eq 'In') {
+                    $runner.RunWithInputAsync("cat >/dev/null; : $tag", $zero, $cancel.Token, $null, $null)
+                }
+                else {
+                    $runner.RunToStreamAsync("cat /dev/zero; : $tag", [IO.Stream]::Null, $cancel.Token, $null, $null)
+                }
+                Start-Sleep -Seconds 1
+                Get-RemoteProcessCount $tag | Should -BeGreaterThan 0
+                $task.IsCompleted | Should -BeFalse
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                $cancel.Cancel()
+                $caught = $null
+                try { $null = $task.GetAwaiter().GetResult() } catch { $caught = $_.Exception.InnerException }
+                $watch.Elapsed.TotalSeconds | Should -BeLessThan 8
+                $caught | Should -BeOfType ([OperationCanceledException])
+            }
+            finally { $zero.Dispose(); $cancel.Dispose() }
+            Start-Sleep -Milliseconds 500
+            Get-RemoteProcessCount $tag | Should -Be 0
+            $session.State | Should -Be 'Open'
+            (Invoke-DeployCommand -Session $session -Command 'echo still-usable').Output.Trim() | Should -Be 'still-usable'
+        }
+    }
+
     It 'Should refuse to run on a closed session, and leave it open under -WhatIf' {
         $closing = New-DeploySession @connect
         Remove-DeploySession $closing -WhatIf

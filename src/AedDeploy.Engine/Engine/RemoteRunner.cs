@@ -56,6 +56,32 @@ public sealed class RemoteRunner
         return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
     }
 
+    /// <summary>
+    /// Runs <paramref name="script"/> (with <paramref name="arguments"/> as $1, $2, …) with <paramref name="input"/> as its
+    /// standard input, the end of input sent when the stream ends; its output lines are logged as <see cref="RunAsync"/> logs them.
+    /// </summary>
+    public async Task<CommandResult> RunWithInputAsync(
+        string script, Stream input, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? arguments = null)
+    {
+        var command = arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
+        log.Verbose($"[{Shell.HostName}] $ {Describe(script, arguments)}  # stdin from a stream");
+        var result = await Shell.RunWithInputAsync(command, input, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
+        return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="script"/> (with <paramref name="arguments"/> as $1, $2, …) and copies its standard output as
+    /// bytes into <paramref name="output"/>; its standard error lines are logged. Only the exit status proves the bytes complete.
+    /// </summary>
+    public async Task<CommandResult> RunToStreamAsync(
+        string script, Stream output, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? arguments = null)
+    {
+        var command = arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
+        log.Verbose($"[{Shell.HostName}] $ {Describe(script, arguments)}  # stdout to a stream");
+        var result = await Shell.RunToStreamAsync(command, output, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
+        return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
+    }
+
     /// <summary>Runs a command that must succeed; a non-zero exit throws with <paramref name="errorId"/> and the output's tail.</summary>
     public async Task<CommandResult> RunCheckedAsync(
         string script, string errorId, string what, CancellationToken cancellationToken,

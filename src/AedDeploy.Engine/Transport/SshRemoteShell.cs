@@ -15,6 +15,15 @@ namespace AedDeploy.Transport;
 public sealed class SshRemoteShell : IRemoteShell
 {
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan FeedStopTimeout = TimeSpan.FromSeconds(1);
+
+    // Sent before a command's input and read by its shell first (bash reads a pipe a byte at a time, so it takes this
+    // line and nothing more): SSH.NET sends the end of input only after at least one byte was written
+    // (ChannelInputStream.Dispose), so without it an empty input would never end. A command waiting for this line
+    // cannot have ended before its input stream is opened.
+    private const string InputStartLine = "IFS= read -r _\n";
+
+    private static readonly byte[] InputStartBytes = "\n"u8.ToArray();
 
     private readonly SshClient client;
     private readonly HashSet<string> runningMarkers = [];
@@ -82,7 +91,32 @@ public sealed class SshRemoteShell : IRemoteShell
             cancellationToken).ConfigureAwait(false);
     }
 
-    public async Task<CommandResult> RunAsync(string command, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken)
+    public Task<CommandResult> RunAsync(string command, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken) =>
+        RunMarkedAsync(command, input: null, output: null, timeout, onOutput, cancellationToken);
+
+    public Task<CommandResult> RunWithInputAsync(string command, Stream input, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return RunMarkedAsync(command, input, output: null, timeout, onOutput, cancellationToken);
+    }
+
+    public Task<CommandResult> RunToStreamAsync(string command, Stream output, TimeSpan timeout, Action<OutputLine>? onError, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        return RunMarkedAsync(command, input: null, output, timeout, onError, cancellationToken);
+    }
+
+    /// <summary>Ends, on the server, the process groups of commands started over another (lost) connection.</summary>
+    internal async Task KillProcessGroupsAsync(IEnumerable<string> markers)
+    {
+        foreach (var marker in markers)
+        {
+            await KillProcessGroupAsync(marker).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<CommandResult> RunMarkedAsync(
+        string command, Stream? input, Stream? output, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(disposed, this);
         ThrowIfDisconnected(command);
@@ -91,7 +125,8 @@ public sealed class SshRemoteShell : IRemoteShell
         // The login shell is a session leader: exec'ing bash keeps its pid, so the command's process
         // group id is that pid, and the marker in its environment lets a second channel find it.
         var marker = Guid.NewGuid().ToString("N");
-        var wrapped = $"exec env AED_COMMAND_ID={marker} bash -c {ShellQuote.Quote(command)}";
+        var script = input is null ? command : InputStartLine + command;
+        var wrapped = $"exec env AED_COMMAND_ID={marker} bash -c {ShellQuote.Quote(script)}";
         lock (runningMarkers)
         {
             runningMarkers.Add(marker);
@@ -99,7 +134,7 @@ public sealed class SshRemoteShell : IRemoteShell
 
         try
         {
-            return await RunWrappedAsync(command, wrapped, marker, timeout, onOutput, cancellationToken).ConfigureAwait(false);
+            return await RunWrappedAsync(command, wrapped, marker, input, output, timeout, onOutput, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -114,16 +149,8 @@ public sealed class SshRemoteShell : IRemoteShell
         }
     }
 
-    /// <summary>Ends, on the server, the process groups of commands started over another (lost) connection.</summary>
-    internal async Task KillProcessGroupsAsync(IEnumerable<string> markers)
-    {
-        foreach (var marker in markers)
-        {
-            await KillProcessGroupAsync(marker).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<CommandResult> RunWrappedAsync(string command, string wrapped, string marker, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken)
+    private async Task<CommandResult> RunWrappedAsync(
+        string command, string wrapped, string marker, Stream? input, Stream? output, TimeSpan timeout, Action<OutputLine>? onOutput, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         using var sshCommand = client.CreateCommand(wrapped);
@@ -139,32 +166,67 @@ public sealed class SshRemoteShell : IRemoteShell
             throw ConnectionLost(command, ex);
         }
 
-        var stdout = LineSplitter.PumpAsync(sshCommand.OutputStream, OutputStreamKind.StandardOutput, onOutput);
-        var stderr = LineSplitter.PumpAsync(sshCommand.ExtendedOutputStream, OutputStreamKind.StandardError, onOutput);
-
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (timeout != System.Threading.Timeout.InfiniteTimeSpan)
         {
             deadline.CancelAfter(timeout);
         }
 
+        using var feedStop = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token);
+        var feeding = input is null ? null : StartFeeding(sshCommand, input, command, feedStop.Token);
+        var stdout = output is null
+            ? LineSplitter.PumpAsync(sshCommand.OutputStream, OutputStreamKind.StandardOutput, onOutput)
+            : CopyOutputAsync(sshCommand.OutputStream, output, command, deadline.Token);
+        var stderr = LineSplitter.PumpAsync(sshCommand.ExtendedOutputStream, OutputStreamKind.StandardError, onOutput);
+
         var stopped = Task.Delay(System.Threading.Timeout.Infinite, deadline.Token);
-        var first = await Task.WhenAny(execute, connectionLost.Task, stopped).ConfigureAwait(false);
-        if (first == connectionLost.Task)
+        var watched = new List<Task> { execute, connectionLost.Task, stopped };
+        if (feeding is not null)
         {
-            throw ConnectionLost(command, connectionLost.Task.Result);
+            watched.Add(feeding);
         }
 
-        if (first == stopped)
+        if (output is not null)
         {
-            await KillProcessGroupAsync(marker).ConfigureAwait(false);
-            TryCancel(sshCommand);
-            await Task.WhenAny(execute, Task.Delay(KillTimeout, CancellationToken.None)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new AedDeployException(
-                "RemoteCommandTimeout", FailureKind.Timeout,
-                $"The command on {HostName} did not finish within {timeout.TotalSeconds:0.#} s and was stopped: {Shorten(command)}",
-                HostName);
+            watched.Add(stdout);
+        }
+
+        while (true)
+        {
+            var first = await Task.WhenAny(watched).ConfigureAwait(false);
+            if (first == execute)
+            {
+                break;
+            }
+
+            if (first == connectionLost.Task)
+            {
+                throw ConnectionLost(command, connectionLost.Task.Result);
+            }
+
+            if (first == stopped)
+            {
+                await StopAsync(marker, sshCommand, execute).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new AedDeployException(
+                    "RemoteCommandTimeout", FailureKind.Timeout,
+                    $"The command on {HostName} did not finish within {timeout.TotalSeconds:0.#} s and was stopped: {Shorten(command)}",
+                    HostName);
+            }
+
+            if (first.IsFaulted)
+            {
+                // The caller's stream failed or the command stopped reading: it must not go on with part of its input
+                // or lose its output unseen. Over a lost connection nothing can be stopped, and the marker stays.
+                if (first.Exception?.InnerException is not AedDeployException { Kind: FailureKind.Connection })
+                {
+                    await StopAsync(marker, sshCommand, execute).ConfigureAwait(false);
+                }
+
+                await first.ConfigureAwait(false);
+            }
+
+            watched.Remove(first);
         }
 
         try
@@ -176,9 +238,94 @@ public sealed class SshRemoteShell : IRemoteShell
             throw ConnectionLost(command, ex);
         }
 
-        var output = await stdout.ConfigureAwait(false);
+        if (feeding is not null && !feeding.IsCompleted)
+        {
+            // The command ended without reading all its input; its exit status says whether that was right. A feed
+            // blocked on the closed channel's window stays blocked until SSH.NET gives up (the connect timeout), but
+            // never reads the input again once cancelled, so it is not waited for beyond a moment.
+            await feedStop.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAny(feeding, Task.Delay(FeedStopTimeout, CancellationToken.None)).ConfigureAwait(false);
+        }
+
+        var outputText = await stdout.ConfigureAwait(false);
         var error = await stderr.ConfigureAwait(false);
-        return new CommandResult(HostName, command, ExitStatusOf(sshCommand), output, error, stopwatch.Elapsed);
+        return new CommandResult(HostName, command, ExitStatusOf(sshCommand), outputText, error, stopwatch.Elapsed);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="input"/> into the command's standard input on a thread of its own (a channel write blocks
+    /// while the server's window is full, which is the back-pressure), then sends the end of input.
+    /// </summary>
+    private Task? StartFeeding(SshCommand sshCommand, Stream input, string command, CancellationToken cancellationToken)
+    {
+        Stream channel;
+        try
+        {
+            channel = sshCommand.CreateInputStream();
+        }
+        catch (InvalidOperationException)
+        {
+            // The channel is closed already: the command ended before its input began, and its exit status tells why.
+            return null;
+        }
+
+        var feeding = Task.Run(
+            async () =>
+            {
+                WriteInput(channel, InputStartBytes, InputStartBytes.Length, command);
+                await StreamCopy.ToCommandAsync(
+                    input,
+                    (buffer, count, _) =>
+                    {
+                        WriteInput(channel, buffer, count, command);
+                        return Task.CompletedTask;
+                    },
+                    HostName, command, cancellationToken).ConfigureAwait(false);
+
+                // The end of input, sent only after all of it: a failure above leaves it unsent until the command is killed.
+                channel.Dispose();
+            },
+            CancellationToken.None);
+
+        // A feed still blocked when the command ended fails later, with nobody awaiting it.
+        _ = feeding.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        return feeding;
+    }
+
+    private void WriteInput(Stream channel, byte[] buffer, int count, string command)
+    {
+        try
+        {
+            // A closed channel drops the data without a word (SSH.NET Channel.SendData): a command that stopped
+            // early is judged by its exit status, never by a write succeeding.
+            channel.Write(buffer, 0, count);
+        }
+        catch (SshOperationTimeoutException ex)
+        {
+            // SSH.NET waits for the server's window at most the connection timeout, then gives up the write.
+            throw new AedDeployException(
+                "RemoteInputStalled", FailureKind.Timeout,
+                $"The command on {HostName} took none of its input for {client.ConnectionInfo.Timeout.TotalSeconds:0.#} s (the connect timeout) and was stopped: {Shorten(command)}. "
+                + "A command fed a stream must keep reading it; raise -ConnectTimeout if it needs longer pauses.",
+                HostName, ex);
+        }
+        catch (Exception ex) when (IsConnectionFault(ex))
+        {
+            throw ConnectionLost(command, ex);
+        }
+    }
+
+    private async Task<string> CopyOutputAsync(Stream source, Stream output, string command, CancellationToken cancellationToken)
+    {
+        await StreamCopy.FromCommandAsync(source, output, HostName, command, cancellationToken).ConfigureAwait(false);
+        return string.Empty;
+    }
+
+    private async Task StopAsync(string marker, SshCommand sshCommand, Task execute)
+    {
+        await KillProcessGroupAsync(marker).ConfigureAwait(false);
+        TryCancel(sshCommand);
+        await Task.WhenAny(execute, Task.Delay(KillTimeout, CancellationToken.None)).ConfigureAwait(false);
     }
 
     public void Dispose()
