@@ -50,10 +50,10 @@ public sealed class RemoteRunner
     public async Task<CommandResult> RunAsync(
         string script, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? arguments = null, bool sensitiveOutput = false)
     {
-        var command = arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
+        var command = WithArguments(script, arguments);
         log.Verbose($"[{Shell.HostName}] $ {Describe(script, arguments)}");
         var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, sensitiveOutput ? null : WriteLine, cancellationToken).ConfigureAwait(false);
-        return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
+        return Labelled(result, script);
     }
 
     /// <summary>
@@ -63,10 +63,10 @@ public sealed class RemoteRunner
     public async Task<CommandResult> RunWithInputAsync(
         string script, Stream input, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? arguments = null)
     {
-        var command = arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
+        var command = WithArguments(script, arguments);
         log.Verbose($"[{Shell.HostName}] $ {Describe(script, arguments)}  # stdin from a stream");
         var result = await Shell.RunWithInputAsync(command, input, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
-        return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
+        return Labelled(result, script);
     }
 
     /// <summary>
@@ -76,10 +76,10 @@ public sealed class RemoteRunner
     public async Task<CommandResult> RunToStreamAsync(
         string script, Stream output, CancellationToken cancellationToken, TimeSpan? timeout = null, IReadOnlyList<string>? arguments = null)
     {
-        var command = arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
+        var command = WithArguments(script, arguments);
         log.Verbose($"[{Shell.HostName}] $ {Describe(script, arguments)}  # stdout to a stream");
         var result = await Shell.RunToStreamAsync(command, output, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
-        return new CommandResult(result.HostName, script, result.ExitStatus, result.Output, result.Error, result.Duration);
+        return Labelled(result, script);
     }
 
     /// <summary>Runs a command that must succeed; a non-zero exit throws with <paramref name="errorId"/> and the output's tail.</summary>
@@ -120,10 +120,18 @@ public sealed class RemoteRunner
             ? $"renice -n {nice} -p $$ >/dev/null 2>&1; ionice -c 2 -n 7 -p $$ >/dev/null 2>&1\n"
               + $"[ \"$(cut -d' ' -f6 /proc/$$/stat 2>/dev/null)\" = \"$$\" ] && [ -w /proc/$$/autogroup ] && for _ in 1 2 3 4 5; do echo {nice} 2>/dev/null > /proc/$$/autogroup && break; sleep 0.1; done\n"
             : string.Empty;
-        var command = $"set -- {ShellQuote.Join(arguments)}\n{priority}{RemoteScripts.Command(name)}";
+        var command = WithArguments(priority + RemoteScripts.Command(name), arguments);
         var result = await Shell.RunAsync(command, timeout ?? DefaultTimeout, WriteLine, cancellationToken).ConfigureAwait(false);
-        return new CommandResult(result.HostName, described, result.ExitStatus, result.Output, result.Error, result.Duration);
+        return Labelled(result, described);
     }
+
+    // The values reach the script as $1, $2, … (quoted): they never become command text.
+    private static string WithArguments(string script, IReadOnlyList<string>? arguments) =>
+        arguments is { Count: > 0 } ? $"set -- {ShellQuote.Join(arguments)}\n{script}" : script;
+
+    // A result names the command as it was asked for (the script, or the embedded script and its arguments), not the text sent.
+    private static CommandResult Labelled(CommandResult result, string command) =>
+        new(result.HostName, command, result.ExitStatus, result.Output, result.Error, result.Duration);
 
     // Scripts are logged with their arguments, so that Verbose shows what really ran.
     private static string Describe(string script, IReadOnlyList<string>? arguments) =>

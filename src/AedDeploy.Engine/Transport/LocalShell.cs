@@ -74,7 +74,7 @@ public sealed class LocalShell : IRemoteShell
 
         var stdout = output is null
             ? LineSplitter.PumpAsync(process.StandardOutput.BaseStream, OutputStreamKind.StandardOutput, onOutput)
-            : CopyOutputAsync(process.StandardOutput.BaseStream, output, command, deadline.Token);
+            : StreamCopy.FromCommandWithoutTextAsync(process.StandardOutput.BaseStream, output, HostName, command, deadline.Token);
         var stderr = LineSplitter.PumpAsync(process.StandardError.BaseStream, OutputStreamKind.StandardError, onOutput);
 
         var exited = process.WaitForExitAsync(CancellationToken.None);
@@ -155,11 +155,5 @@ public sealed class LocalShell : IRemoteShell
         {
             // The command is gone already.
         }
-    }
-
-    private async Task<string> CopyOutputAsync(Stream source, Stream output, string command, CancellationToken cancellationToken)
-    {
-        await StreamCopy.FromCommandAsync(source, output, HostName, command, cancellationToken).ConfigureAwait(false);
-        return string.Empty;
     }
 }

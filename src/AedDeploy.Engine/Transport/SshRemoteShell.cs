@@ -176,7 +176,7 @@ public sealed class SshRemoteShell : IRemoteShell
         var feeding = input is null ? null : StartFeeding(sshCommand, input, command, feedStop.Token);
         var stdout = output is null
             ? LineSplitter.PumpAsync(sshCommand.OutputStream, OutputStreamKind.StandardOutput, onOutput)
-            : CopyOutputAsync(sshCommand.OutputStream, output, command, deadline.Token);
+            : StreamCopy.FromCommandWithoutTextAsync(sshCommand.OutputStream, output, HostName, command, deadline.Token);
         var stderr = LineSplitter.PumpAsync(sshCommand.ExtendedOutputStream, OutputStreamKind.StandardError, onOutput);
 
         var stopped = Task.Delay(System.Threading.Timeout.Infinite, deadline.Token);
@@ -313,12 +313,6 @@ public sealed class SshRemoteShell : IRemoteShell
         {
             throw ConnectionLost(command, ex);
         }
-    }
-
-    private async Task<string> CopyOutputAsync(Stream source, Stream output, string command, CancellationToken cancellationToken)
-    {
-        await StreamCopy.FromCommandAsync(source, output, HostName, command, cancellationToken).ConfigureAwait(false);
-        return string.Empty;
     }
 
     private async Task StopAsync(string marker, SshCommand sshCommand, Task execute)

@@ -38,6 +38,16 @@ internal static class StreamCopy
         }
     }
 
+    /// <summary>
+    /// <see cref="FromCommandAsync"/> in the place of a shell's stdout line pump: a command whose output went into a
+    /// stream has no text output.
+    /// </summary>
+    public static async Task<string> FromCommandWithoutTextAsync(Stream source, Stream output, string hostName, string command, CancellationToken cancellationToken)
+    {
+        await FromCommandAsync(source, output, hostName, command, cancellationToken).ConfigureAwait(false);
+        return string.Empty;
+    }
+
     /// <summary>Copies the command's standard output, <paramref name="source"/>, to its end into <paramref name="output"/>.</summary>
     public static async Task FromCommandAsync(Stream source, Stream output, string hostName, string command, CancellationToken cancellationToken)
     {
