@@ -346,6 +346,27 @@ function Install-RigPm2 {
     $bin
 }
 
+function Get-RigNginxHead {
+    # The start of an nginx.conf for an nginx whose every file lives under -Prefix (pid, logs, temp paths), up to
+    # and including the opening of its http block: the caller writes the rest of the block and closes it.
+    param([Parameter(Mandatory)] [string] $Prefix)
+    $p = $Prefix
+    $errorLog = "$p/logs/error.log"
+    @"
+worker_processes 1;
+pid $p/nginx.pid;
+error_log $errorLog warn;
+events { worker_connections 512; }
+http {
+    access_log $p/logs/access.log;
+    client_body_temp_path $p/temp/client_body;
+    proxy_temp_path $p/temp/proxy;
+    fastcgi_temp_path $p/temp/fastcgi;
+    uwsgi_temp_path $p/temp/uwsgi;
+    scgi_temp_path $p/temp/scgi;
+"@
+}
+
 function Get-RigFixtureBuild {
     # `npm ci` + `next build` of the fixture, once per content hash, reused by every rig.
     $files = Get-RigFixtureFile
@@ -1066,17 +1087,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
             $errorLog = "$p/logs/error.log"
             # No `user` directive: nginx runs as the deploy user, who must be able to test and reload it.
             Set-RigFile -Path $rig.NginxConfPath -Owner $owner -Content @"
-worker_processes 1;
-pid $p/nginx.pid;
-error_log $errorLog warn;
-events { worker_connections 512; }
-http {
-    access_log $p/logs/access.log;
-    client_body_temp_path $p/temp/client_body;
-    proxy_temp_path $p/temp/proxy;
-    fastcgi_temp_path $p/temp/fastcgi;
-    uwsgi_temp_path $p/temp/uwsgi;
-    scgi_temp_path $p/temp/scgi;
+$(Get-RigNginxHead -Prefix $p)
     proxy_cache_path $($rig.NginxCachePath) levels=1:2 keys_zone=aed:10m;
 
     upstream fixture_app {
@@ -1227,17 +1238,7 @@ function Start-AedFleetRig {
         $servers = ($fleet.Hosts | ForEach-Object { "        server $($_.HostName):$($_.NginxPort);" }) -join "`n"
         Set-RigFile -Path $balancer.NginxConfPath -Content @"
 $(if ($isRoot) { 'user nobody nogroup;' })
-worker_processes 1;
-pid $p/nginx.pid;
-error_log $errorLog warn;
-events { worker_connections 512; }
-http {
-    access_log $p/logs/access.log;
-    client_body_temp_path $p/temp/client_body;
-    proxy_temp_path $p/temp/proxy;
-    fastcgi_temp_path $p/temp/fastcgi;
-    uwsgi_temp_path $p/temp/uwsgi;
-    scgi_temp_path $p/temp/scgi;
+$(Get-RigNginxHead -Prefix $p)
 
     # proxy_next_upstream stays at nginx's default (error timeout), as on a real load balancer.
     upstream fleet_hosts {
