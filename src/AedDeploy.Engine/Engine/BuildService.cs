@@ -32,6 +32,12 @@ public sealed record BuildRequest
     /// </summary>
     public bool UseBuildCache { get; init; } = true;
 
+    /// <summary>
+    /// Release, a fleet's receiving host: the release is cloned, its shared files linked and its dependencies installed
+    /// (and the Prisma client generated), but not built: the build's outputs are shipped from the build host.
+    /// </summary>
+    internal bool ReceivesBuild { get; init; }
+
     /// <summary>InPlace: the commit <see cref="Ref"/> was resolved to beforehand (the deploy's Fetch phase); built instead of resolving again.</summary>
     public string? Commit { get; init; }
 }
@@ -106,14 +112,25 @@ public sealed class BuildService(DeploySession session, AppTarget target, IDeplo
             var seed = previousId is null ? string.Empty : target.ReleasePath(previousId);
             var installMode = await InstallAsync(runner, releasePath, seed, string.Empty, request, cancellationToken).ConfigureAwait(false);
 
-            var (cacheMode, cacheBytes) = request.UseBuildCache && previousId is not null
+            var (cacheMode, cacheBytes) = request.UseBuildCache && previousId is not null && !request.ReceivesBuild
                 ? await SeedBuildCacheAsync(runner, releasePath, seed, request, cancellationToken).ConfigureAwait(false)
                 : ("none", 0L);
 
-            log.Progress(Activity, $"Building ({request.BuildCommand})", 45);
-            var buildId = await RunBuildAsync(runner, releasePath, request, cancellationToken).ConfigureAwait(false);
+            string buildId;
+            if (request.ReceivesBuild)
+            {
+                // build-app.sh with no command generates the Prisma client only; the release stays Building until it has received the build.
+                log.Progress(Activity, "Preparing for the shipped build", 45);
+                await RunBuildAsync(runner, releasePath, request with { BuildCommand = string.Empty }, cancellationToken).ConfigureAwait(false);
+                buildId = string.Empty;
+            }
+            else
+            {
+                log.Progress(Activity, $"Building ({request.BuildCommand})", 45);
+                buildId = await RunBuildAsync(runner, releasePath, request, cancellationToken).ConfigureAwait(false);
+                await store.WriteRecordAsync(record with { BuildId = buildId, Status = ReleaseStatus.Built }, cancellationToken).ConfigureAwait(false);
+            }
 
-            await store.WriteRecordAsync(record with { BuildId = buildId, Status = ReleaseStatus.Built }, cancellationToken).ConfigureAwait(false);
             log.Progress(Activity, "Built", 100);
             return new BuildResult(session, target)
             {

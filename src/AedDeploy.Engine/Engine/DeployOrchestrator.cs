@@ -4,7 +4,7 @@ using System.Globalization;
 namespace AedDeploy.Engine;
 
 /// <summary>Everything a composed deploy needs besides the target.</summary>
-public sealed class DeployRequest
+public sealed record DeployRequest
 {
     public required BuildRequest Build { get; init; }
 
@@ -65,7 +65,7 @@ public sealed class DeployRequest
 /// backup and proven healthy again. The lock is always released and every run leaves a history entry, also on
 /// Ctrl+C, on an unexpected exception and when the connection drops (the session is opened again for that).
 /// </summary>
-public sealed class DeployOrchestrator(DeploySession session, AppTarget target, IDeployLog log)
+public sealed partial class DeployOrchestrator(DeploySession session, AppTarget target, IDeployLog log)
 {
     private const string Activity = "Invoke-ZeroDowntimeDeploy";
     private static readonly TimeSpan CleanupTimeout = TimeSpan.FromMinutes(5);
@@ -191,14 +191,22 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
     }
 
     /// <summary>
-    /// The deploy's phases for the target's layout, in order. What each changes: Release touches nothing live
-    /// before the Switch (the new release is built, validated and boot-tested aside); InPlace changes the live
-    /// checkout from the Build on (next build rewrites the .next the workers read). The undo of every live phase
-    /// is the rollback to the backup, run once.
+    /// The deploy's phases for the target's layout, in order: its stages one after the other. What each changes:
+    /// Release touches nothing live before the Switch (the new release is built, validated and boot-tested aside);
+    /// InPlace changes the live checkout from the Build on (next build rewrites the .next the workers read). The undo
+    /// of every live phase is the rollback to the backup, run once.
     /// </summary>
-    internal IReadOnlyList<DeployPhase> Plan(DeployRun run)
+    internal IReadOnlyList<DeployPhase> Plan(DeployRun run) => [.. Stages(run).SelectMany(s => s.Phases)];
+
+    /// <summary>
+    /// The plan in stages, the points where a fleet deploy waits for every host (<see cref="Fleet.FleetOrchestrator"/>):
+    /// a single host runs them back to back. The fleet's own phases (Fetch, Pack, Receive, Identity, PoolStatic) are
+    /// left out of a single-host deploy by their condition, so its phases, their order and names stay as they are.
+    /// </summary>
+    internal IReadOnlyList<PlanStage> Stages(DeployRun run)
     {
         var request = run.Request;
+        var fleet = run.Fleet;
         var rollback = new PhaseUndo("Rollback", token => RollBackAsync(run, token));
         DeployPhase preflight = new() { Name = "Preflight", Percent = 2, Run = token => PreflightPhaseAsync(run, token) };
         DeployPhase lockPhase = new() { Name = "Lock", Percent = 5, Run = token => LockPhaseAsync(run, token) };
@@ -212,26 +220,54 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         {
             Name = "CachePurge", Percent = 92, When = () => request.CachePath is not null, TouchesLive = true, Undo = rollback, Run = token => CachePurgePhaseAsync(run, token),
         };
-        return target.Layout == DeployLayout.Release
-            ?
+        if (target.Layout == DeployLayout.InPlace)
+        {
+            return
             [
-                preflight, lockPhase, repair, backup,
-                new() { Name = "Build", Percent = 15, Run = token => BuildPhaseAsync(run, token) },
+                new(PlanStage.Preflight, [preflight]),
+                new(PlanStage.Lock, [lockPhase]),
+                new(PlanStage.Prepare,
+                [
+                    repair, backup,
+                    new() { Name = "Fetch", Percent = 12, Run = token => FetchPhaseAsync(run, token) },
+                    new() { Name = "Build", Percent = 15, TouchesLive = true, Undo = rollback, Run = token => BuildPhaseAsync(run, token) },
+                ]),
+                new(PlanStage.Check, [validate]),
+                new(PlanStage.GoLive, [reload, health, cachePurge]),
+                new(PlanStage.Complete, []),
+            ];
+        }
+
+        return
+        [
+            new(PlanStage.Preflight, [preflight]),
+            new(PlanStage.Lock, [lockPhase]),
+            new(PlanStage.Prepare,
+            [
+                repair, backup,
+                new() { Name = "Build", Percent = 15, When = () => fleet?.Role != FleetRole.Receiver, Run = token => BuildPhaseAsync(run, token) },
+                // A fleet's other hosts clone the same commit and install its dependencies while the build runs; the build itself is shipped.
+                new() { Name = "Fetch", Percent = 15, When = () => fleet?.Role == FleetRole.Receiver, Run = token => FetchReceiverPhaseAsync(run, token) },
+                new() { Name = "Pack", Percent = 55, When = () => fleet?.Role == FleetRole.Builder, Run = token => PackPhaseAsync(run, token) },
+            ]),
+            new(PlanStage.Receive, [new() { Name = "Receive", Percent = 58, When = () => fleet?.Role == FleetRole.Receiver, Run = token => ReceivePhaseAsync(run, token) }]),
+            new(PlanStage.Check,
+            [
                 validate,
+                // Before CarryStatic, which adds other releases' files to .next/static.
+                new() { Name = "Identity", Percent = 61, When = () => fleet is not null, Run = token => IdentityPhaseAsync(run, token) },
                 new() { Name = "CarryStatic", Percent = 62, When = () => request.StaticRetentionReleases > 0, Run = token => CarryStaticPhaseAsync(run, token) },
+                new() { Name = "PoolStatic", Percent = 63, When = () => fleet is not null && !fleet.SkipStaticPool, Run = token => PoolStaticPhaseAsync(run, token) },
                 new() { Name = "DeploymentId", Percent = 64, When = () => request.DeploymentId is not null, Run = token => DeploymentIdPhaseAsync(run, token) },
                 new() { Name = "BootTest", Percent = 65, When = () => request.BootTest, Run = token => BootTestPhaseAsync(run, token) },
+            ]),
+            new(PlanStage.GoLive,
+            [
                 new() { Name = "Switch", Percent = 70, TouchesLive = true, Undo = rollback, Run = token => SwitchPhaseAsync(run, token) },
                 reload, health, cachePurge,
-                new() { Name = "Finalize", Percent = 96, Run = token => FinalizePhaseAsync(run, token) },
-            ]
-            :
-            [
-                preflight, lockPhase, repair, backup,
-                new() { Name = "Fetch", Percent = 12, Run = token => FetchPhaseAsync(run, token) },
-                new() { Name = "Build", Percent = 15, TouchesLive = true, Undo = rollback, Run = token => BuildPhaseAsync(run, token) },
-                validate, reload, health, cachePurge,
-            ];
+            ]),
+            new(PlanStage.Complete, [new() { Name = "Finalize", Percent = 96, Run = token => FinalizePhaseAsync(run, token) }]),
+        ];
     }
 
     /// <summary>The names of the phases a deploy of <paramref name="request"/> runs on a <paramref name="layout"/> target, in order.</summary>
@@ -417,7 +453,8 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
             await store.RemoveAsync(doomed, cancellationToken).ConfigureAwait(false);
         }
 
-        return $"verified; pruned {doomed.Count}";
+        var pool = run.Fleet is { SkipStaticPool: false } ? await PrunePoolAsync(cancellationToken).ConfigureAwait(false) : null;
+        return $"verified; pruned {doomed.Count}{pool}";
     }
 
     /// <summary>After a failure: the connection back if it dropped, the live state undone, the new release marked failed.</summary>
@@ -608,6 +645,9 @@ public sealed class DeployOrchestrator(DeploySession session, AppTarget target, 
         public BuildResult? Build { get; set; }
 
         public ReloadResult? Reload { get; set; }
+
+        /// <summary>This host's part in a fleet deploy; null for a single-host deploy.</summary>
+        public FleetContext? Fleet { get; init; }
 
         public BuildResult RequireBuild() => Build ?? throw new InvalidOperationException("The deploy plan runs a phase that needs the build before the Build phase.");
     }

@@ -14,6 +14,9 @@ public interface IDeployLog
 
     /// <summary>Progress of the current activity; <paramref name="percent"/> from 0 to 100, or -1 when unknown.</summary>
     void Progress(string activity, string status, int percent);
+
+    /// <summary>Progress of an activity that is part of <paramref name="parentActivity"/> (a fleet host's, under the fleet's).</summary>
+    void Progress(string activity, string status, int percent, string? parentActivity) => Progress(activity, status, percent);
 }
 
 /// <summary>A log that drops everything, for callers that do not want messages.</summary>

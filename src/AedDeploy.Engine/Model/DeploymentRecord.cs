@@ -91,5 +91,8 @@ public sealed class DeploymentRecord
     /// <summary>The fault injected for a rehearsal (-FaultInjection), when one was.</summary>
     public string? FaultInjection { get; set; }
 
+    /// <summary>The fleet deploy this host's deploy was part of (FleetDeploymentRecord.Id); null for a single-host deploy.</summary>
+    public string? FleetId { get; init; }
+
     public override string ToString() => $"{Kind} {Id} {AppName}@{HostName}: {Outcome}{(Reason is null ? string.Empty : $" ({Reason})")}";
 }

@@ -135,6 +135,7 @@ public abstract class AedCmdlet : PSCmdlet, IDisposable
     private sealed class QueuedLog(BlockingCollection<Action<AedCmdlet>> messages) : IDeployLog
     {
         private readonly ConcurrentDictionary<string, int> activityIds = new(StringComparer.Ordinal);
+        private int lastActivityId;
 
         public void Verbose(string message) => Post(c => c.WriteVerbose(message));
 
@@ -142,11 +143,15 @@ public abstract class AedCmdlet : PSCmdlet, IDisposable
 
         public void Warning(string message) => Post(c => c.WriteWarning(message));
 
-        public void Progress(string activity, string status, int percent)
+        public void Progress(string activity, string status, int percent) => Progress(activity, status, percent, null);
+
+        public void Progress(string activity, string status, int percent, string? parentActivity)
         {
-            var id = activityIds.GetOrAdd(activity, _ => activityIds.Count + 1);
+            var id = activityIds.GetOrAdd(activity, _ => Interlocked.Increment(ref lastActivityId));
+            var parent = parentActivity is null ? -1 : activityIds.GetOrAdd(parentActivity, _ => Interlocked.Increment(ref lastActivityId));
             Post(c => c.WriteProgress(new ProgressRecord(id, activity, status)
             {
+                ParentActivityId = parent,
                 PercentComplete = Math.Min(percent, 100),
                 RecordType = percent >= 100 ? ProgressRecordType.Completed : ProgressRecordType.Processing,
             }));

@@ -19,7 +19,7 @@ internal static class DeployConfiguration
         "HealthUrl", "ExpectedStatus", "ContentPattern", "ProbeSource", "VerifyBuildId", "SkipBuildIdCheck", "MaximumRetryCount", "RetryIntervalSec",
         "RequiredSuccesses", "TimeoutSec", "StabilizationSec", "CachePath", "NginxTestCommand", "NginxReloadCommand", "StrictCachePurge",
         "KeepReleases", "LockWaitTimeout", "LockLease", "BuildTimeout", "BuildNiceness", "SkipBuildCache", "ReloadTimeout", "BootTestTimeout", "SkipBootTest",
-        "StaticRetentionReleases", "StaticRetentionDays",
+        "StaticRetentionReleases", "StaticRetentionDays", "BatchSize", "BatchWait", "ThrottleLimit", "LoadBalancerUrl", "SkipStaticPool",
     ];
 
     public static Hashtable Load(string path, string environment)

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using System.Security;
 using AedDeploy.Engine;
+using AedDeploy.Engine.Fleet;
 
 namespace AedDeploy.Cmdlets;
 
@@ -11,24 +12,28 @@ namespace AedDeploy.Cmdlets;
 /// server. Writes a DeploymentRecord; a deploy that did not succeed is also a terminating error.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Invoke, "ZeroDowntimeDeploy", DefaultParameterSetName = SessionSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-[OutputType(typeof(DeploymentRecord), typeof(PreflightReport))]
+[OutputType(typeof(DeploymentRecord), typeof(FleetDeploymentRecord), typeof(PreflightReport))]
 public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
 {
     private const string SessionSet = "Session";
     private const string ConnectSet = "Connect";
     private const string ConfigurationSet = "Configuration";
 
+    private readonly List<Member> members = [];
     private Hashtable configuration = new();
 
-    [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipelineByPropertyName = true)]
+    /// <summary>The sessions to deploy: one, or several for a fleet (each a host behind the load balancer); also from the pipeline.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = SessionSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Parameter(ParameterSetName = ConfigurationSet, ValueFromPipelineByPropertyName = true)]
-    public DeploySession? Session { get; set; }
+    [ValidateNotNullOrEmpty]
+    public DeploySession[]? Session { get; set; }
 
+    /// <summary>The hosts to connect to: one, or several for a fleet that shares the connection settings.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ConnectSet)]
     [Parameter(ParameterSetName = ConfigurationSet)]
     [Alias("ComputerName")]
     [ValidateNotNullOrEmpty]
-    public string? HostName { get; set; }
+    public string[]? HostName { get; set; }
 
     /// <summary>A deploy description (deploy.psd1) with one entry per environment.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ConfigurationSet)]
@@ -134,7 +139,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     public string? EcosystemFile { get; set; }
 
     /// <summary>The URLs that prove the new version healthy (probed from the server unless -ProbeSource Client).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [Alias("Url")]
     [ValidateNotNullOrEmpty]
     public Uri[] HealthUrl { get; set; } = [];
@@ -188,15 +193,15 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     public double StabilizationSec { get; set; } = 3;
 
     /// <summary>The nginx proxy_cache_path to empty after the switch.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string? CachePath { get; set; }
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string NginxTestCommand { get; set; } = NginxCacheService.DefaultTestCommand;
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string NginxReloadCommand { get; set; } = NginxCacheService.DefaultReloadCommand;
 
@@ -255,6 +260,38 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [Parameter]
     [ValidateNotNull]
     public Hashtable? FaultInjection { get; set; }
+
+    /// <summary>Fleet: the session whose host builds the release (one of the sessions deployed); by default the first in lock order.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public DeploySession? BuildOn { get; set; }
+
+    /// <summary>Fleet: how many hosts switch at once, a count (2) or a percentage of the fleet (25%); at least one host.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string BatchSize { get; set; } = "1";
+
+    /// <summary>Fleet: how long to wait after a batch proved healthy before the next one switches.</summary>
+    [Parameter]
+    [TimeSpanSeconds(AllowZero = true)]
+    public TimeSpan BatchWait { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Fleet: how many hosts work at the same time (build, ship, checks); locks are taken one after another, and a rollback is never throttled.</summary>
+    [Parameter]
+    [ValidateRange(1, 64)]
+    public int ThrottleLimit { get; set; } = 4;
+
+    /// <summary>Fleet: URLs probed from this machine through the load balancer after each batch (status only: both versions answer during the rollout).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public Uri[] LoadBalancerUrl { get; set; } = [];
+
+    /// <summary>Fleet: fills no static pool. The new version's chunks then 404 on hosts that have not switched yet; for fleets that serve static files elsewhere (a CDN).</summary>
+    [Parameter]
+    public SwitchParameter SkipStaticPool { get; set; }
+
+    /// <summary>One host to deploy: collected per pipeline object, deployed together once the pipeline ends.</summary>
+    private sealed record Member(DeploySession Session, bool OwnSession, AppTarget Target, DeployRequest Request, string GitRef);
 
     protected override void ProcessRecord()
     {
@@ -346,59 +383,224 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             StaticRetentionAge = TimeSpan.FromDays(Setting(nameof(StaticRetentionDays), StaticRetentionDays)),
             DeploymentId = deploymentId,
         };
-        if (FaultInjection is not null)
-        {
-            request.FaultInjection = ReadFaultInjection(FaultInjection, target.Layout, request, gitRef!);
-        }
-
-        var ownSession = Session is null;
-        var session = Session ?? OpenSession();
         try
         {
-            if (request.FaultInjection is { Kind: FaultKind.ConnectionDrop } && session.Transport != SessionTransport.Ssh)
+            // Each pipeline object is one or more hosts with the values it carries (paths, health URLs, nginx); they deploy together in EndProcessing.
+            if (Session is { } sessions)
             {
-                ThrowArgumentError("FaultInjectionInvalid", "A ConnectionDrop can only be injected into an SSH session; this one is local.", FaultInjection);
+                members.AddRange(sessions.Select(session => new Member(session, false, target, request, gitRef!)));
             }
-
-            var action = request.FaultInjection is null ? $"Deploy '{gitRef}'" : $"Deploy '{gitRef}', injecting {request.FaultInjection}";
-            if (!ShouldProcess($"{target} on {session}", action))
+            else
             {
-                // -WhatIf: the read-only preflight, nothing changed.
-                WriteObject(RunEngine((log, token) => new DeployOrchestrator(session, target, log).PreflightAsync(request.MinimumFreeDiskMegabytes, token)));
+                foreach (var hostName in Setting(nameof(HostName), HostName) ?? [])
+                {
+                    members.Add(new Member(OpenSession(hostName), true, target, request, gitRef!));
+                }
+
+                if (members.Count == 0)
+                {
+                    ThrowArgumentError("DeploySettingMissing", $"Give -HostName or -Session, or set HostName in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
+                }
+            }
+        }
+        catch
+        {
+            DisposeOwnSessions();
+            throw;
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        try
+        {
+            if (members.Count == 0)
+            {
                 return;
             }
 
-            var record = RunEngine((log, token) => new DeployOrchestrator(session, target, log).DeployAsync(request, token), target.ToString());
-            WriteObject(record);
-            if (record.Outcome != DeploymentOutcome.Succeeded)
+            if (members.Count == 1 && BuildOn is null)
             {
-                var rolledBack = record.Outcome == DeploymentOutcome.RolledBack;
-                var message = rolledBack
-                    ? $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase} and was rolled back; the previous version is serving. {record.Reason}"
-                    : $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase}. {record.Reason}";
-                // What the app itself printed (its exception), so that a CI log shows why without a login.
-                message += record.AppOutput is { Length: > 0 } appOutput ? $"\nThe app's last output:\n{appOutput}" : string.Empty;
-                ThrowTerminatingError(ToErrorRecord(new AedDeployException(rolledBack ? "DeploymentRolledBack" : "DeploymentFailed", FailureKind.InvalidResult, message, record)));
+                DeployOne(members[0]);
+            }
+            else
+            {
+                DeployFleet();
             }
         }
         finally
         {
-            if (ownSession)
+            DisposeOwnSessions();
+        }
+    }
+
+    private void DisposeOwnSessions()
+    {
+        foreach (var member in members.Where(m => m.OwnSession))
+        {
+            member.Session.Dispose();
+        }
+
+        members.RemoveAll(m => m.OwnSession);
+    }
+
+    /// <summary>One host: the deploy as it always was.</summary>
+    private void DeployOne(Member member)
+    {
+        var (session, target, request, gitRef) = (member.Session, member.Target, member.Request, member.GitRef);
+        if (FaultInjection is not null)
+        {
+            request.FaultInjection = ReadFaultInjection(FaultInjection, target.Layout, request, gitRef, [session.HostName], fleet: false).Fault;
+        }
+
+        if (request.FaultInjection is { Kind: FaultKind.ConnectionDrop } && session.Transport != SessionTransport.Ssh)
+        {
+            ThrowArgumentError("FaultInjectionInvalid", "A ConnectionDrop can only be injected into an SSH session; this one is local.", FaultInjection);
+        }
+
+        var action = request.FaultInjection is null ? $"Deploy '{gitRef}'" : $"Deploy '{gitRef}', injecting {request.FaultInjection}";
+        if (!ShouldProcess($"{target} on {session}", action))
+        {
+            // -WhatIf: the read-only preflight, nothing changed.
+            WriteObject(RunEngine((log, token) => new DeployOrchestrator(session, target, log).PreflightAsync(request.MinimumFreeDiskMegabytes, token)));
+            return;
+        }
+
+        var record = RunEngine((log, token) => new DeployOrchestrator(session, target, log).DeployAsync(request, token), target.ToString());
+        WriteObject(record);
+        if (record.Outcome != DeploymentOutcome.Succeeded)
+        {
+            var rolledBack = record.Outcome == DeploymentOutcome.RolledBack;
+            var message = rolledBack
+                ? $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase} and was rolled back; the previous version is serving. {record.Reason}"
+                : $"The deploy of '{gitRef}' to {target} failed in phase {record.FailedPhase}. {record.Reason}";
+            // What the app itself printed (its exception), so that a CI log shows why without a login.
+            message += record.AppOutput is { Length: > 0 } appOutput ? $"\nThe app's last output:\n{appOutput}" : string.Empty;
+            ThrowTerminatingError(ToErrorRecord(new AedDeployException(rolledBack ? "DeploymentRolledBack" : "DeploymentFailed", FailureKind.InvalidResult, message, record)));
+        }
+    }
+
+    /// <summary>Several hosts: one build shipped to all, a barrier, a rolling switch and a fleet-wide rollback.</summary>
+    private void DeployFleet()
+    {
+        var first = members[0];
+        var gitRef = first.GitRef;
+        if (members.Any(m => m.GitRef != gitRef))
+        {
+            ThrowArgumentError("FleetRefMismatch", $"Every host of a fleet deploys the same ref; got {string.Join(", ", members.Select(m => m.GitRef).Distinct())}.", gitRef);
+        }
+
+        var inPlace = members.FirstOrDefault(m => m.Target.Layout != DeployLayout.Release);
+        if (inPlace is not null)
+        {
+            ThrowArgumentError(
+                "FleetNeedsReleaseLayout",
+                $"A deploy to several hosts needs the Release layout ({inPlace.Session.HostName}: {inPlace.Target} is {inPlace.Target.Layout}): an InPlace host rebuilds under its "
+                + "running workers and cannot wait for the others. Set the hosts up with Initialize-DeployTarget, or deploy one host at a time.", inPlace.Target.AppPath);
+        }
+
+        if (BuildOn is not null && !members.Any(m => ReferenceEquals(m.Session, BuildOn)))
+        {
+            ThrowArgumentError("FleetBuildHostUnknown", $"-BuildOn {BuildOn} is not one of the sessions being deployed: give one of them.", BuildOn);
+        }
+
+        FleetBatchSize batchSize;
+        try
+        {
+            batchSize = FleetBatchSize.Parse(Setting(nameof(BatchSize), BatchSize));
+        }
+        catch (AedDeployException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+            return;
+        }
+
+        var requests = members.Select(m => m.Request).ToList();
+        if (FaultInjection is not null)
+        {
+            var (fault, faultHost) = ReadFaultInjection(FaultInjection, DeployLayout.Release, first.Request, gitRef, members.Select(m => m.Session.HostName).ToList(), fleet: true);
+            if (fault.Kind == FaultKind.ConnectionDrop && members.First(m => m.Session.HostName == faultHost).Session.Transport != SessionTransport.Ssh)
             {
-                session.Dispose();
+                ThrowArgumentError("FaultInjectionInvalid", $"A ConnectionDrop can only be injected into an SSH session; {faultHost} is local.", FaultInjection);
             }
+
+            requests = members.Select(m => m.Session.HostName == faultHost ? m.Request with { FaultInjection = fault } : m.Request with { FaultInjection = null }).ToList();
+        }
+
+        var loadBalancerUrls = Setting(nameof(LoadBalancerUrl), LoadBalancerUrl);
+        var health = first.Request.Health;
+        var fleetRequest = new FleetRequest
+        {
+            Members = members.Select((m, i) => new FleetMember(m.Session, m.Target, requests[i])).ToList(),
+            BuildOn = BuildOn,
+            BatchSize = batchSize,
+            BatchWait = Setting(nameof(BatchWait), BatchWait),
+            ThrottleLimit = Setting(nameof(ThrottleLimit), ThrottleLimit),
+            SkipStaticPool = Setting(nameof(SkipStaticPool), SkipStaticPool.ToBool()),
+            LoadBalancer = loadBalancerUrls.Length == 0 ? null : new HealthRequest
+            {
+                Urls = loadBalancerUrls,
+                ExpectedStatus = health.ExpectedStatus,
+                Source = ProbeSource.Client,
+                CheckPm2 = false,
+                MaximumRetryCount = health.MaximumRetryCount,
+                RetryInterval = health.RetryInterval,
+                RequiredSuccesses = health.RequiredSuccesses,
+                ProbeTimeout = health.ProbeTimeout,
+            },
+            User = first.Request.User,
+        };
+
+        IReadOnlyList<FleetMember> ordered;
+        try
+        {
+            ordered = FleetOrchestrator.Order(fleetRequest.Members);
+        }
+        catch (AedDeployException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+            return;
+        }
+
+        var hostList = string.Join(", ", ordered.Select(m => m.Session.HostName));
+        var injecting = requests.FirstOrDefault(r => r.FaultInjection is not null)?.FaultInjection;
+        var action = $"Deploy '{gitRef}' to {ordered.Count} hosts ({hostList}), {batchSize} at a time{(injecting is null ? string.Empty : $", injecting {injecting}")}";
+        if (!ShouldProcess($"{first.Target.AppName} on {hostList}", action))
+        {
+            foreach (var member in ordered)
+            {
+                WriteObject(RunEngine((log, token) => new DeployOrchestrator(member.Session, member.Target, log).PreflightAsync(member.Request.MinimumFreeDiskMegabytes, token)));
+            }
+
+            return;
+        }
+
+        var record = RunEngine((log, token) => new FleetOrchestrator(log).DeployAsync(fleetRequest, token), first.Target.AppName);
+        WriteObject(record);
+        if (record.Outcome != DeploymentOutcome.Succeeded)
+        {
+            var rolledBack = record.Outcome == DeploymentOutcome.RolledBack;
+            var message = rolledBack
+                ? $"The fleet deploy of '{gitRef}' failed and every switched host was rolled back; the fleet is on the previous version. {record.Reason}"
+                : $"The fleet deploy of '{gitRef}' failed. {record.Reason}";
+            var output = record.Hosts.FirstOrDefault(h => h.HostName == record.FailedHost)?.AppOutput;
+            message += output is { Length: > 0 } ? $"\nThe app's last output on {record.FailedHost}:\n{output}" : string.Empty;
+            ThrowTerminatingError(ToErrorRecord(new AedDeployException(rolledBack ? "FleetDeploymentRolledBack" : "FleetDeploymentFailed", FailureKind.InvalidResult, message, record)));
         }
     }
 
     /// <summary>Reads -FaultInjection: Phase (one of the layout's phases), Kind, and an optional DelaySec into the phase.</summary>
-    private FaultInjection ReadFaultInjection(Hashtable spec, DeployLayout layout, DeployRequest request, string gitRef)
+    private (FaultInjection Fault, string Host) ReadFaultInjection(Hashtable spec, DeployLayout layout, DeployRequest request, string gitRef, IReadOnlyList<string> hosts, bool fleet)
     {
-        var phases = DeployOrchestrator.PhaseNames(layout, request);
+        var phases = fleet
+            ? DeployOrchestrator.FleetPhaseNames(request, builder: true).Union(DeployOrchestrator.FleetPhaseNames(request, builder: false)).ToList()
+            : DeployOrchestrator.PhaseNames(layout, request);
         string Invalid(string what) =>
-            $"-FaultInjection {what}. Give @{{ Phase = '<phase>'; Kind = '<kind>'; DelaySec = <seconds> }} with Phase one of the phases this deploy runs ({string.Join(", ", phases)}) "
-            + $"and Kind one of {string.Join(", ", Enum.GetNames<FaultKind>())}; DelaySec is optional.";
+            $"-FaultInjection {what}. Give @{{ {(fleet ? "Host = '<host name>'; " : string.Empty)}Phase = '<phase>'; Kind = '<kind>'; DelaySec = <seconds> }} with Phase one of the phases "
+            + $"this deploy runs ({string.Join(", ", phases)}) and Kind one of {string.Join(", ", Enum.GetNames<FaultKind>())}; DelaySec is optional"
+            + (fleet ? $", and Host one of {string.Join(", ", hosts)}." : ".");
         var keys = spec.Keys.Cast<object>().Select(k => k.ToString() ?? string.Empty).ToList();
-        var unknown = keys.FirstOrDefault(k => !new[] { "Phase", "Kind", "DelaySec" }.Contains(k, StringComparer.OrdinalIgnoreCase));
+        var unknown = keys.FirstOrDefault(k => !new[] { "Phase", "Kind", "DelaySec", "Host" }.Contains(k, StringComparer.OrdinalIgnoreCase));
         if (unknown is not null)
         {
             ThrowArgumentError("FaultInjectionInvalid", Invalid($"has an unknown key '{unknown}'"), spec);
@@ -422,9 +624,16 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             ThrowArgumentError("FaultInjectionInvalid", Invalid($"has a DelaySec that is not a number of seconds from 0 to 3600 ('{rawDelay}')"), spec);
         }
 
+        var hostValue = Value("Host")?.ToString();
+        var host = hostValue is null ? (fleet ? null : hosts[0]) : hosts.FirstOrDefault(h => h.Equals(hostValue, StringComparison.OrdinalIgnoreCase));
+        if (host is null)
+        {
+            ThrowArgumentError("FaultInjectionInvalid", Invalid(hostValue is null ? "names no Host, which a fleet deploy needs" : $"names a Host that is not deployed ('{hostValue}')"), spec);
+        }
+
         var fault = new FaultInjection(phase!, kind, TimeSpan.FromSeconds(delay));
-        WriteVerbose($"Rehearsal of '{gitRef}': {fault} will be injected.");
-        return fault;
+        WriteVerbose($"Rehearsal of '{gitRef}': {fault} will be injected{(fleet ? $" on {host}" : string.Empty)}.");
+        return (fault, host!);
     }
 
     private Hashtable Load(string path, string environment)
@@ -475,17 +684,11 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         }
     }
 
-    private DeploySession OpenSession()
+    private DeploySession OpenSession(string hostName)
     {
-        var hostName = Setting(nameof(HostName), HostName);
-        if (hostName is null)
-        {
-            ThrowArgumentError("DeploySettingMissing", $"Give -HostName or -Session, or set HostName in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
-        }
-
         var options = new ConnectionSettings
         {
-            HostName = hostName!,
+            HostName = hostName,
             Port = Setting(nameof(Port), Port),
             UserName = Setting(nameof(UserName), UserName),
             KeyFilePath = Setting(nameof(KeyFilePath), KeyFilePath),
