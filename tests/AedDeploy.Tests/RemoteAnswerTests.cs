@@ -175,6 +175,11 @@ public sealed partial class RemoteAnswerTests : IDisposable
             ["RestoreInPlace"] = ["restore-inplace.sh"],
             ["InspectEcosystem"] = ["inspect-ecosystem.js"],
             ["Lock"] = ["lock.sh"],
+            ["PackRelease"] = ["pack-release.sh"],
+            ["StreamRelease"] = ["stream-release.sh"],
+            ["ReceiveRelease"] = ["receive-release.sh"],
+            ["IdentifyBuild"] = ["identify-build.js"],
+            ["PoolStatic"] = ["pool-static.sh"],
         };
         var classes = typeof(ScriptExitCodes).GetNestedTypes(BindingFlags.NonPublic | BindingFlags.Public);
         Assert.Equal(scripts.Keys.Order(), classes.Select(c => c.Name).Order());
