@@ -261,10 +261,18 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     [ValidateNotNull]
     public Hashtable? FaultInjection { get; set; }
 
-    /// <summary>Fleet: the session whose host builds the release (one of the sessions deployed); by default the first in lock order.</summary>
+    /// <summary>
+    /// Fleet: where the release is built: one of the sessions deployed (by default the first in lock order), or another
+    /// machine's session, such as a local one on a CI runner (New-DeploySession -Local), which then builds at -BuildPath.
+    /// </summary>
     [Parameter]
     [ValidateNotNull]
     public DeploySession? BuildOn { get; set; }
+
+    /// <summary>Fleet, with -BuildOn a session that is not deployed: the folder the release is built in there (its own releases/ and current).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? BuildPath { get; set; }
 
     /// <summary>Fleet: how many hosts switch at once, a count (2) or a percentage of the fleet (25%); at least one host.</summary>
     [Parameter]
@@ -499,9 +507,18 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
                 + "running workers and cannot wait for the others. Set the hosts up with Initialize-DeployTarget, or deploy one host at a time.", inPlace.Target.AppPath);
         }
 
-        if (BuildOn is not null && !members.Any(m => ReferenceEquals(m.Session, BuildOn)))
+        var buildsElsewhere = BuildOn is not null && !members.Any(m => ReferenceEquals(m.Session, BuildOn));
+        if (buildsElsewhere && BuildPath is null)
         {
-            ThrowArgumentError("FleetBuildHostUnknown", $"-BuildOn {BuildOn} is not one of the sessions being deployed: give one of them.", BuildOn);
+            ThrowArgumentError(
+                "FleetBuildPathMissing",
+                $"-BuildOn {BuildOn} is not one of the sessions being deployed: give -BuildPath, the folder to build in there (it keeps its own releases/ and current), or -BuildOn one of the hosts' sessions.",
+                BuildOn);
+        }
+
+        if (!buildsElsewhere && BuildPath is not null)
+        {
+            ThrowArgumentError("FleetBuildPathUnused", "-BuildPath is where a -BuildOn session that is not deployed builds; a host of the fleet builds in its own releases/.", BuildPath);
         }
 
         FleetBatchSize batchSize;
@@ -533,6 +550,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         {
             Members = members.Select((m, i) => new FleetMember(m.Session, m.Target, requests[i])).ToList(),
             BuildOn = BuildOn,
+            BuildPath = buildsElsewhere ? new AppTarget(BuildPath!, first.Target.AppName, DeployLayout.Release).AppPath : null,
             BatchSize = batchSize,
             BatchWait = Setting(nameof(BatchWait), BatchWait),
             ThrottleLimit = Setting(nameof(ThrottleLimit), ThrottleLimit),
@@ -575,7 +593,15 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             return;
         }
 
-        var record = RunEngine((log, token) => new FleetOrchestrator(log).DeployAsync(fleetRequest, token), first.Target.AppName);
+        var record = RunEngine((log, token) =>
+        {
+            if (buildsElsewhere)
+            {
+                BuildOn!.EnsureOpen();
+            }
+
+            return new FleetOrchestrator(log).DeployAsync(fleetRequest, token);
+        }, first.Target.AppName);
         WriteObject(record);
         if (record.Outcome != DeploymentOutcome.Succeeded)
         {

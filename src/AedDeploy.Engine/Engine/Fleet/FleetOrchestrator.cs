@@ -15,8 +15,14 @@ public sealed class FleetRequest
 {
     public required IReadOnlyList<FleetMember> Members { get; init; }
 
-    /// <summary>The member whose host builds the release; by default the first in lock order.</summary>
+    /// <summary>
+    /// Where the release is built: one of the members' sessions (by default the first in lock order), or another
+    /// machine's (a local session on a CI runner), which then builds at <see cref="BuildPath"/>.
+    /// </summary>
     public DeploySession? BuildOn { get; init; }
+
+    /// <summary>With a <see cref="BuildOn"/> that is not a member: the folder it builds in (its own releases/ and current, the seed of the next build).</summary>
+    public string? BuildPath { get; init; }
 
     public FleetBatchSize BatchSize { get; init; } = FleetBatchSize.One;
 
@@ -84,11 +90,12 @@ public sealed class FleetOrchestrator(IDeployLog log)
         var stopwatch = Stopwatch.StartNew();
         var members = Order(request.Members);
         var builderIndex = request.BuildOn is null ? 0 : members.ToList().FindIndex(m => ReferenceEquals(m.Session, request.BuildOn));
-        if (builderIndex < 0)
+        if (builderIndex < 0 && request.BuildPath is null)
         {
             throw new AedDeployException(
-                "FleetBuildHostUnknown", FailureKind.InvalidArgument,
-                $"-BuildOn {request.BuildOn} is not one of the fleet's sessions: give one of the sessions being deployed.", request.BuildOn);
+                "FleetBuildPathMissing", FailureKind.InvalidArgument,
+                $"-BuildOn {request.BuildOn} is not one of the fleet's hosts: give -BuildPath, the folder it builds in (its own releases/ and current), or -BuildOn one of the hosts.",
+                request.BuildOn);
         }
 
         var now = DateTimeOffset.UtcNow;
@@ -97,33 +104,44 @@ public sealed class FleetOrchestrator(IDeployLog log)
         var hosts = members.Select((m, i) => new DeployOrchestrator(m.Session, m.Target, new HostLog(log, m.Session.HostName, Activity))
             .ForFleet(m.Request, new FleetContext(fleetId, i == builderIndex ? FleetRole.Builder : FleetRole.Receiver, releaseId, request.SkipStaticPool), request.User))
             .ToList();
-        var builder = hosts[builderIndex];
+        var builder = builderIndex < 0 ? null : hosts[builderIndex];
+        var external = builderIndex >= 0 ? null
+            : new ExternalBuilder(request.BuildOn!, new AppTarget(request.BuildPath!, members[0].Target.AppName, DeployLayout.Release), new HostLog(log, request.BuildOn!.HostName, Activity));
         var batches = request.BatchSize.Split(hosts.Count);
         var record = new FleetDeploymentRecord
         {
             Id = fleetId,
             AppName = members[0].Target.AppName,
             Ref = members[0].Request.Build.Ref,
-            BuildHost = builder.HostName,
+            BuildHost = builder?.HostName ?? $"{external!.HostName}:{request.BuildPath}",
             User = request.User,
             Batches = batches.Select(b => b.Select(i => hosts[i].HostName).ToArray()).ToList(),
             Hosts = hosts.Select(h => h.Record).ToList(),
         };
         log.Verbose($"Fleet deploy {fleetId} of '{record.Ref}' to {hosts.Count} host(s) in lock order {string.Join(", ", members.Select(m => m.Key))}; "
-            + $"built on {builder.HostName}; batches {string.Join(" | ", record.Batches.Select(b => string.Join(", ", b)))}.");
+            + $"built on {record.BuildHost}; batches {string.Join(" | ", record.Batches.Select(b => string.Join(", ", b)))}.");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         string? archive = null;
         try
         {
             var ok = await StageAsync(hosts, PlanStage.Preflight, request.ThrottleLimit, stop).ConfigureAwait(false)
-                && await StageAsync(hosts, PlanStage.Lock, 1, stop).ConfigureAwait(false)
-                && await StageAsync(hosts, PlanStage.Prepare, request.ThrottleLimit, stop).ConfigureAwait(false);
-            if (ok && hosts.Count > 1)
+                && await StageAsync(hosts, PlanStage.Lock, 1, stop).ConfigureAwait(false);
+            if (ok)
             {
+                // The hosts clone and install while the release is built, on one of them or elsewhere.
+                var preparing = StageAsync(hosts, PlanStage.Prepare, request.ThrottleLimit, stop);
+                var building = external is null ? Task.FromResult(true)
+                    : FleetPhaseAsync(record, "Build", 15, stop, token => BuildElsewhereAsync(external, members[0].Request, releaseId, token));
+                ok = await preparing.ConfigureAwait(false) & await building.ConfigureAwait(false);
+            }
+
+            if (ok && (external is not null || hosts.Count > 1))
+            {
+                var source = builder is null ? (external!.Session, external.Log, external.Target, external.Build!) : (builder.Session, builder.Log, builder.Target, builder.Run.RequireBuild());
                 ok = await FleetPhaseAsync(record, "Ship", 55, stop, async token =>
                 {
-                    var (path, shipment, took) = await ShipAsync(builder, fleetId, token).ConfigureAwait(false);
+                    var (path, shipment, took) = await ShipAsync(source, fleetId, token).ConfigureAwait(false);
                     archive = path;
                     record.ShipBytes = shipment.Bytes;
                     record.ShipDuration = took;
@@ -132,7 +150,7 @@ public sealed class FleetOrchestrator(IDeployLog log)
                         host.Fleet.Shipment = shipment;
                     }
 
-                    return $"{shipment.Bytes / (1024 * 1024.0):0.0} MiB from {builder.HostName} in {took.TotalSeconds:0.0} s (sha256 {shipment.Sha256[..12]})";
+                    return $"{shipment.Bytes / (1024 * 1024.0):0.0} MiB from {record.BuildHost} in {took.TotalSeconds:0.0} s (sha256 {shipment.Sha256[..12]})";
                 }, builder).ConfigureAwait(false)
                 && await StageAsync(hosts, PlanStage.Receive, request.ThrottleLimit, stop).ConfigureAwait(false);
             }
@@ -156,7 +174,7 @@ public sealed class FleetOrchestrator(IDeployLog log)
                 }).ConfigureAwait(false);
                 if (ok && request.LoadBalancer is { Urls.Count: > 0 } balancer)
                 {
-                    ok = await FleetPhaseAsync(record, $"LoadBalancer {number}", 70 + (25 * k / batches.Count), stop, token => LoadBalancerGateAsync(builder, balancer, token))
+                    ok = await FleetPhaseAsync(record, $"LoadBalancer {number}", 70 + (25 * k / batches.Count), stop, token => LoadBalancerGateAsync(hosts[0], balancer, token))
                         .ConfigureAwait(false);
                 }
 
@@ -174,6 +192,11 @@ public sealed class FleetOrchestrator(IDeployLog log)
             ok = ok && await StageAsync(hosts, PlanStage.Complete, request.ThrottleLimit, stop).ConfigureAwait(false);
             if (ok)
             {
+                if (external is not null)
+                {
+                    await external.KeepAsync(cancellationToken).ConfigureAwait(false);
+                }
+
                 record.Outcome = DeploymentOutcome.Succeeded;
                 foreach (var host in hosts)
                 {
@@ -289,11 +312,24 @@ public sealed class FleetOrchestrator(IDeployLog log)
         stop.Cancel();
     }
 
-    /// <summary>Pulls the build's outputs from the build host into a local file, once, and hashes it.</summary>
-    private static async Task<(string Path, FleetShipment Shipment, TimeSpan Took)> ShipAsync(DeployOrchestrator.FleetHost builder, string fleetId, CancellationToken cancellationToken)
+    private static async Task<string?> BuildElsewhereAsync(ExternalBuilder external, DeployRequest request, string releaseId, CancellationToken cancellationToken)
+    {
+        var build = request.Build;
+        return await external.BuildAsync(
+            build with
+            {
+                ReleaseId = releaseId,
+                BuildCommand = request.DeploymentId is { } deploymentId ? DeploymentIdService.BuildCommand(build.BuildCommand, deploymentId) : build.BuildCommand,
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Pulls the build's outputs from where it was built into a local file, once, and hashes it.</summary>
+    private static async Task<(string Path, FleetShipment Shipment, TimeSpan Took)> ShipAsync(
+        (DeploySession Session, IDeployLog Log, AppTarget Target, BuildResult Build) source, string fleetId, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
-        var build = builder.Run.RequireBuild();
+        var build = source.Build;
         var path = Path.Combine(Path.GetTempPath(), $"aeddeploy-{fleetId}.tgz");
         try
         {
@@ -307,13 +343,13 @@ public sealed class FleetOrchestrator(IDeployLog log)
             }
 
             await using var file = new FileStream(path, options);
-            var pulled = await new RemoteRunner(builder.Session, builder.Log).RunToStreamAsync(
-                RemoteScripts.Command("stream-release.sh"), file, cancellationToken, ShipTimeout, [builder.Target.AppPath, build.ReleaseId!]).ConfigureAwait(false);
+            var pulled = await new RemoteRunner(source.Session, source.Log).RunToStreamAsync(
+                RemoteScripts.Command("stream-release.sh"), file, cancellationToken, ShipTimeout, [source.Target.AppPath, build.ReleaseId!]).ConfigureAwait(false);
             if (!pulled.Succeeded)
             {
                 throw new AedDeployException(
                     "FleetShipFailed", FailureKind.InvalidOperation,
-                    $"Packing the build's outputs on {builder.HostName} failed (exit {pulled.ExitStatus}). Nothing was switched.\n{pulled.Tail(5)}", build.ReleasePath);
+                    $"Packing the build's outputs on {source.Session.HostName} failed (exit {pulled.ExitStatus}). Nothing was switched.\n{pulled.Tail(5)}", build.ReleasePath);
             }
 
             await file.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,69 @@
+namespace AedDeploy.Engine.Fleet;
+
+/// <summary>
+/// Builds a fleet's release on a machine that is not one of its hosts (-BuildOn a local session, as on a CI runner),
+/// in a Release layout of its own at the build path: <c>releases/&lt;id&gt;</c>, and <c>current</c> pointing at the last build
+/// that was shipped, so that the next build starts from its node_modules and .next/cache. It never serves anything.
+/// </summary>
+internal sealed class ExternalBuilder(DeploySession session, AppTarget target, IDeployLog log)
+{
+    /// <summary>Builds kept at the build path besides the new one: the seed of the next build.</summary>
+    private const int KeepBuilds = 2;
+
+    public DeploySession Session => session;
+
+    public AppTarget Target => target;
+
+    public IDeployLog Log => log;
+
+    public string HostName => session.HostName;
+
+    public BuildResult? Build { get; private set; }
+
+    /// <summary>Clones, installs and builds the release, then lists what ships.</summary>
+    public async Task<string> BuildAsync(BuildRequest request, CancellationToken cancellationToken)
+    {
+        var build = await new BuildService(session, target, log).BuildAsync(request, cancellationToken).ConfigureAwait(false);
+        Build = build;
+        var packed = await new RemoteRunner(session, log).RunScriptAsync("pack-release.sh", [target.AppPath, build.ReleaseId!], cancellationToken, TimeSpan.FromMinutes(15))
+            .ConfigureAwait(false);
+        if (!packed.Succeeded)
+        {
+            throw new AedDeployException(
+                "FleetPackFailed", FailureKind.InvalidOperation,
+                $"Listing the build's outputs in {build.ReleasePath} on {session.HostName} failed (exit {packed.ExitStatus}):\n{packed.Tail()}", build.ReleasePath);
+        }
+
+        var answer = RemoteAnswer.Lines(packed, "pack-release.sh", 2);
+        return $"{build.ReleaseId} at {target.AppPath} on {session.HostName}: {build.BuildId} ({build.InstallMode}, build cache {build.BuildCache}); {answer[0]} file(s) to ship";
+    }
+
+    /// <summary>
+    /// After the fleet succeeded: the build becomes the seed of the next one (<c>current</c>), older builds go.
+    /// Only saves the next build time, so a failure warns.
+    /// </summary>
+    public async Task KeepAsync(CancellationToken cancellationToken)
+    {
+        if (Build?.ReleaseId is not { } id)
+        {
+            return;
+        }
+
+        try
+        {
+            var store = new ReleaseStore(session, target, log);
+            await store.SwitchAsync(id, cancellationToken).ConfigureAwait(false);
+            var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
+            var doomed = releases.Where(r => r.Id != id).OrderBy(r => r.CreatedAt ?? DateTimeOffset.MinValue).ThenBy(r => r.Id)
+                .SkipLast(KeepBuilds - 1).Select(r => r.Id).ToList();
+            if (doomed.Count > 0)
+            {
+                await store.RemoveAsync(doomed, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (!PhaseRunner.IsFatal(ex))
+        {
+            log.Warning($"Keeping the build {id} at {target.AppPath} as the seed of the next one failed; the next build starts cold: {PhaseRunner.ReasonOf(ex)}");
+        }
+    }
+}
