@@ -811,9 +811,14 @@ Clear-NginxCache -Session $session -CachePath /var/cache/nginx/shop -NginxTestCo
             'The ecosystem file, in the repository and so in every release, must define the app under the name -AppName and set cwd to the symlink path <AppPath>/current, so that PM2 keeps that path and new workers follow each switch (Invoke-Pm2Reload checks it).'
             'An InPlace checkout is never converted in place: when -AppPath is a git checkout, the cmdlet stops with InitializeFailed and changes nothing. To move an InPlace app to the Release layout, initialize a new path with the same -AppName: PM2''s app is then moved from the checkout to the new current, as described above.'
             'Errors (terminating): InitializeDeployTargetRequiresReleaseLayout (-Layout InPlace), RepositoryRequired (no release yet and no -Repository), InvalidAppName, InvalidRemotePath, InvalidEcosystemFile (InvalidArgument); InitializeFailed (-AppPath is a git checkout, or the folders could not be made); the errors of the first build (InvalidGitRef, InvalidRepository, BuildRefNotFound, FetchFailed, SharedLinkFailed, DependencyInstallFailed, PrismaGenerateFailed, BuildFailed, RemoteCommandTimeout), BuildIncomplete, ReleaseSwitchFailed, RollbackTargetWriteFailed; Pm2StartFailed (pm2 start failed, or an instance was not online within -StartTimeout), Pm2CwdNotCurrent (PM2 started the app with another cwd than current), Pm2EcosystemUnusable (the live release''s ecosystem file cannot be loaded or lacks -AppName; PM2 untouched), Pm2MigrationNotReady (the workers started from current did not come up; the old app untouched), Pm2MigrationIncomplete (the old app was deleted but the move did not finish: <AppName>-aedmigrate serves), Pm2ListFailed, Pm2AppNotFound; SessionNotOpen.'
-            'The change is of high impact: PowerShell asks for confirmation (a second time before PM2 is moved) unless -Confirm:$false is given. With -WhatIf nothing is changed.'
+            'With -StaticPool it also sets up the app''s static pool for fleet deploys (several servers behind a load balancer, see Invoke-ZeroDowntimeDeploy): the folder <AppPath>/static/_next/static/, filled with hard links to the live release''s .next/static files (never replacing a file there; a file the pool holds with other content is left and counted in a warning), and the nginx snippet <AppPath>/.aeddeploy/nginx-static.conf. The snippet serves /_next/static/ from the pool (root <AppPath>/static, immutable caching) and passes a file the pool does not hold to -StaticPoolUpstream, the app itself. Your nginx configuration is never edited: the cmdlet writes the exact include line to add inside the app''s server block to the Information stream (tag AedDeploy.StaticPool), include <AppPath>/.aeddeploy/nginx-static.conf;, and with -NginxTestCommand runs that test once the snippet is written. Reload nginx yourself once the line is in. A fleet deploy keeps every host''s pool filled with each new release before any host switches, so a page of either version finds its chunks on every host.'
+            'Errors of -StaticPool (terminating): StaticPoolUpstreamRequired (-StaticPool without -StaticPoolUpstream), StaticPoolParameterNeedsStaticPool (-StaticPoolUpstream or -NginxTestCommand without -StaticPool), StaticPoolUpstreamInvalid (not http(s), or with a path, query or user), StaticPoolPathUnsupported (-AppPath holds characters an nginx directive cannot take unquoted), InvalidReleaseId, StaticPoolFillFailed (the pool could not be made or filled: it must be on the file system of releases/), RemoteAnswerInvalid, StaticPoolSnippetWriteFailed, StaticPoolNginxRejected (-NginxTestCommand failed with the snippet written: it is included in the wrong place, such as at the http level, or twice).'
+            'The change is of high impact: PowerShell asks for confirmation (a second time before PM2 is moved, and for the static pool) unless -Confirm:$false is given. With -WhatIf nothing is changed.'
         )
         Parameters  = $app + $whatIf + @{
+            StaticPool         = @{ Description = @('Also sets up the static pool <AppPath>/static/_next/static/ (filled from the live release) and writes the nginx snippet <AppPath>/.aeddeploy/nginx-static.conf that serves it; needs -StaticPoolUpstream. The include line to add to nginx is written to the Information stream.'); Default = 'False' }
+            StaticPoolUpstream = @{ Description = @('With -StaticPool: the address nginx passes a request for a file the pool does not hold to, the app itself as nginx reaches it, such as http://127.0.0.1:3000 (scheme, host and port only: nginx takes no path in the named location''s proxy_pass). Required with -StaticPool.'); Default = 'None' }
+            NginxTestCommand   = @{ Description = @('With -StaticPool: the command that tests nginx''s configuration on the server, run once the snippet is written; a failure stops the cmdlet with StaticPoolNginxRejected. Run it after adding the include line, or it only proves the configuration without the pool. Without it, nginx is not tested.'); Default = 'None' }
             Repository   = @{ Description = @('The git repository of the app, for the first release, as git accepts it (an SSH or HTTPS address, or a path on the server); the server''s own git credentials are used. Needed only when -AppPath has no release yet (RepositoryRequired without it).'); Default = 'None' }
             Ref          = @{ Description = @('The branch, tag or commit the first release is built from; validated as a git ref (InvalidGitRef).'); Default = 'main' }
             BuildCommand = @{ Description = @('The command that builds the first release, run with bash in it after the install.'); Default = 'npm run build' }
@@ -866,6 +871,24 @@ Initialize-DeployTarget @app -Repository https://github.com/example/shop.git -Co
 Invoke-ZeroDowntimeDeploy -Ref main @app -HealthUrl http://127.0.0.1:3000/api/health
 '@
                 Remarks = @('-Confirm:$false answers both confirmations; -WarningAction Stop turns the warning about moving PM2 into a stop, so the script never moves PM2 unattended (in fork mode, an outage). On a server that is set up already, Initialize-DeployTarget leaves the releases and PM2 as they are (only the preload is written again) and returns the live release.')
+            }
+            @{
+                Title   = 'Set up the static pool of a fleet host and check nginx with it'
+                Code    = @'
+$app = @{ Session = $session; AppPath = '/srv/apps/shop'; AppName = 'shop' }
+Initialize-DeployTarget @app -StaticPool -StaticPoolUpstream http://127.0.0.1:3000 -InformationAction Continue
+# add the line it printed inside shop's server block, then:
+Initialize-DeployTarget @app -StaticPool -StaticPoolUpstream http://127.0.0.1:3000 -NginxTestCommand 'sudo -n nginx -t'
+Invoke-DeployCommand -Session $session -Command 'sudo -n nginx -s reload' -ErrorOnNonZeroExit
+'@
+                Remarks = @(
+                    'The first run fills /srv/apps/shop/static/_next/static/ from the live release, writes /srv/apps/shop/.aeddeploy/nginx-static.conf and says what to add:'
+                    @'
+The static pool is set up. Add this line inside the nginx server block of shop, then test and
+reload nginx: include /srv/apps/shop/.aeddeploy/nginx-static.conf;
+'@
+                    'The second run, with the line in place, finds the pool filled already and proves that nginx accepts the configuration with the snippet included; nginx is then reloaded to serve the pool.'
+                )
             }
         )
         Links       = @('about_AedDeploy', 'Invoke-ZeroDowntimeDeploy', 'Invoke-RemoteBuild', 'Get-Release', 'Invoke-Pm2Reload')

@@ -109,6 +109,9 @@ namespace AedDeployRig.Probe
         private readonly Stopwatch clock = new Stopwatch();
         private readonly List<Task> loops = new List<Task>();
         private readonly List<HttpMessageHandler> handlers = new List<HttpMessageHandler>();
+        // Guards targets, loops and handlers: Add may run while the loops run.
+        private readonly object gate = new object();
+        private readonly SocketsHttpHandler fresh;
         private int inFlight;
 
         public Prober(IEnumerable<ProbeTarget> targets, TimeSpan interval, TimeSpan requestTimeout, TimeSpan maxDuration)
@@ -118,21 +121,19 @@ namespace AedDeployRig.Probe
             this.requestTimeout = requestTimeout;
             stop = new CancellationTokenSource(maxDuration);
             // Straight to the app: every request on a connection of its own, closed after the answer.
-            var fresh = NewHandler(TimeSpan.Zero, 1000);
+            fresh = NewHandler(TimeSpan.Zero, 1000);
             foreach (var target in this.targets)
             {
-                if (target.KeepAlive)
-                {
-                    // Through nginx: kept-alive connections, at most 6 per target, as a browser keeps them.
-                    var handler = NewHandler(Timeout.InfiniteTimeSpan, 6);
-                    target.Client = new HttpClient(handler, false) { Timeout = Timeout.InfiniteTimeSpan };
-                }
-                else
-                {
-                    target.Client = new HttpClient(fresh, false) { Timeout = Timeout.InfiniteTimeSpan };
-                }
+                SetClient(target);
                 target.Enabled = !target.Deferred;
             }
+        }
+
+        private void SetClient(ProbeTarget target)
+        {
+            // Through nginx: kept-alive connections, at most 6 per target, as a browser keeps them.
+            var handler = target.KeepAlive ? NewHandler(Timeout.InfiniteTimeSpan, 6) : fresh;
+            target.Client = new HttpClient(handler, false) { Timeout = Timeout.InfiniteTimeSpan };
         }
 
         private SocketsHttpHandler NewHandler(TimeSpan lifetime, int connections)
@@ -155,24 +156,48 @@ namespace AedDeployRig.Probe
         public DateTimeOffset StartedAt { get; private set; }
         public double ElapsedMs => clock.Elapsed.TotalMilliseconds;
         public bool IsRunning => loops.Count > 0 && !stop.IsCancellationRequested;
-        public IReadOnlyList<ProbeTarget> Targets => targets;
+        public IReadOnlyList<ProbeTarget> Targets { get { lock (gate) return targets.ToArray(); } }
         public double IntervalMs => interval.TotalMilliseconds;
 
         public void Start()
         {
             StartedAt = DateTimeOffset.UtcNow;
             clock.Start();
-            foreach (var target in targets)
+            lock (gate)
             {
-                if (target.Enabled) target.EnabledAtMs = 0;
+                foreach (var target in targets)
+                {
+                    if (target.Enabled) target.EnabledAtMs = 0;
+                    loops.Add(Task.Run(() => LoopAsync(target)));
+                }
+            }
+        }
+
+        /// <summary>
+        /// Starts probing a target that was not known when the probe started (a chunk of a version built while the probe
+        /// runs), from now on, every interval like the others.
+        /// </summary>
+        public ProbeTarget Add(string name, Uri uri, bool keepAlive)
+        {
+            var target = new ProbeTarget { Name = name, Uri = uri, KeepAlive = keepAlive };
+            lock (gate)
+            {
+                if (stop.IsCancellationRequested) throw new InvalidOperationException("The probe has stopped");
+                if (targets.Any(t => t.Name == name)) throw new ArgumentException("There is a probe target named " + name + " already");
+                SetClient(target);
+                target.EnabledAtMs = ElapsedMs;
+                target.Enabled = true;
+                targets.Add(target);
                 loops.Add(Task.Run(() => LoopAsync(target)));
             }
+            return target;
         }
 
         /// <summary>Starts sending to a deferred target; false when it was already on.</summary>
         public bool Enable(string name)
         {
-            var target = targets.FirstOrDefault(t => t.Name == name) ?? throw new ArgumentException("No probe target named " + name);
+            ProbeTarget target;
+            lock (gate) target = targets.FirstOrDefault(t => t.Name == name) ?? throw new ArgumentException("No probe target named " + name);
             if (target.Enabled) return false;
             target.EnabledAtMs = ElapsedMs;
             target.Enabled = true;
@@ -182,8 +207,13 @@ namespace AedDeployRig.Probe
         /// <summary>Stops sending and waits for the answers still on their way (at most the request timeout).</summary>
         public void Stop()
         {
-            stop.Cancel();
-            try { Task.WaitAll(loops.ToArray()); } catch (AggregateException) { }
+            Task[] running;
+            lock (gate)
+            {
+                stop.Cancel();
+                running = loops.ToArray();
+            }
+            try { Task.WaitAll(running); } catch (AggregateException) { }
             var deadline = DateTime.UtcNow + requestTimeout + TimeSpan.FromSeconds(1);
             while (Volatile.Read(ref inFlight) > 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
             clock.Stop();
@@ -406,6 +436,27 @@ function Enable-AedProbeTarget {
     [math]::Round($Probe.ElapsedMs)
 }
 
+function Add-AedProbeTarget {
+    <#
+    .SYNOPSIS
+    Adds a target to a running probe, probed from now on every interval like the others (a chunk of a version that
+    was built while the probe ran); returns the offset in ms it started at. A name starting with 'nginx:' or
+    -KeepAlive is sent over kept-alive connections, as Start-AedProbe does.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [AedDeployRig.Probe.Prober] $Probe,
+        [Parameter(Mandatory)] [string] $Name,
+        [Parameter(Mandatory)] [uri] $Uri,
+        [switch] $KeepAlive,
+        [switch] $AllowRemote
+    )
+    if (-not $Uri.IsAbsoluteUri -or $Uri.Scheme -notin 'http', 'https') { throw "Probe target '$Name': '$Uri' is not an http(s) URL" }
+    if (-not $Uri.IsLoopback -and -not $AllowRemote) { throw "Probe target '$Name': the prober only sends to loopback addresses unless -AllowRemote, not '$Uri'" }
+    $target = $Probe.Add($Name, $Uri, ($Name.StartsWith('nginx:') -or $KeepAlive))
+    [math]::Round($target.EnabledAtMs)
+}
+
 function Get-AedProbeSummary {
     <#
     .SYNOPSIS
@@ -546,6 +597,8 @@ function Invoke-AedProbedDeploy {
     param(
         [Parameter(Mandatory)] [AedDeployRig.Probe.Prober] $Probe,
         [Parameter(Mandatory, ParameterSetName = 'PowerShell')] [powershell] $PowerShell,
+        # Pipeline input of the PowerShell instance's command (a fleet deploy's members), closed after the last one.
+        [Parameter(ParameterSetName = 'PowerShell')] [object[]] $InputObject = @(),
         [Parameter(Mandatory, ParameterSetName = 'Process')] [Diagnostics.ProcessStartInfo] $ProcessStartInfo,
         [Parameter(ParameterSetName = 'Process')] [string] $InputText,
         [string] $ArmPattern = '\$ build-app\.sh |^SEED-PHASE 3 ',
@@ -598,10 +651,11 @@ function Invoke-AedProbedDeploy {
     $deadline = [DateTime]::UtcNow.AddSeconds($TimeoutSec)
     if ($PowerShell) {
         $output = [Management.Automation.PSDataCollection[psobject]]::new()
-        # The input must be closed, or the command waits for pipeline input.
-        $noInput = [Management.Automation.PSDataCollection[psobject]]::new()
-        $noInput.Complete()
-        $async = $PowerShell.BeginInvoke($noInput, $output)
+        # The input must be closed, or the command waits for more pipeline input.
+        $pipelineInput = [Management.Automation.PSDataCollection[psobject]]::new()
+        foreach ($item in $InputObject) { $pipelineInput.Add([psobject]$item) }
+        $pipelineInput.Complete()
+        $async = $PowerShell.BeginInvoke($pipelineInput, $output)
         $read = 0
         while ($true) {
             $done = $async.IsCompleted
@@ -653,5 +707,5 @@ function Invoke-AedProbedDeploy {
     $run
 }
 
-Export-ModuleMember -Function Start-AedProbe, Stop-AedProbe, Enable-AedProbeTarget, Get-AedProbeSummary, Get-AedProbeStaticChunk, Get-AedProbeTargetSet,
+Export-ModuleMember -Function Start-AedProbe, Stop-AedProbe, Enable-AedProbeTarget, Add-AedProbeTarget, Get-AedProbeSummary, Get-AedProbeStaticChunk, Get-AedProbeTargetSet,
     Invoke-AedProbedDeploy

@@ -48,7 +48,7 @@ $script:FixtureChanges = @{
             Replace = @"
 export default function config(phase) {
   if (phase === 'phase-production-server') throw new Error('fixture CrashAtBoot: refusing to start');
-  return nextConfig;
+  return nextConfig(phase);
 }
 "@
         }
@@ -443,6 +443,7 @@ function New-RigObject {
         NginxCachePath       = $null
         NginxTestCommand     = $null
         NginxReloadCommand   = $null
+        StaticPoolConfPath   = $null
         OriginPath           = $null
         OriginUrl            = $null
         WorkTreePath         = $null
@@ -1082,6 +1083,8 @@ Subsystem sftp /usr/lib/openssh/sftp-server
             $rig.NginxPrefix = Join-Path $rig.Root 'nginx'
             $rig.NginxConfPath = Join-Path $rig.NginxPrefix 'nginx.conf'
             $rig.NginxCachePath = Join-Path $rig.NginxPrefix 'cache'
+            # Where Initialize-DeployTarget -StaticPool writes the snippet this nginx includes.
+            $rig.StaticPoolConfPath = "$($rig.AppRoot)/.aeddeploy/nginx-static.conf"
             $p = $rig.NginxPrefix
             foreach ($dir in $p, "$p/logs", "$p/temp", $rig.NginxCachePath) { New-RigDirectory -Path $dir -Owner $owner }
             $errorLog = "$p/logs/error.log"
@@ -1101,6 +1104,10 @@ $(Get-RigNginxHead -Prefix $p)
         proxy_http_version 1.1;
         proxy_set_header Connection "";
         proxy_set_header Host `$host;
+
+        # The static pool's locations, once Initialize-DeployTarget -StaticPool wrote them (a glob that matches
+        # nothing is no error to nginx, so every rig without a pool runs this same configuration).
+        include $($rig.AppRoot)/.aeddeploy/nginx-static*.conf;
 
         location /api/ {
             proxy_pass http://fixture_app;

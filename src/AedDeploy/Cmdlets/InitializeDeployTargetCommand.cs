@@ -9,6 +9,8 @@ namespace AedDeploy.Cmdlets;
 /// An app that PM2 already runs from elsewhere is moved once, explained and only after confirmation: in cluster
 /// mode with no request refused (new workers from current beside the old ones, on the shared port, before the
 /// old ones go); in fork mode, whose workers cannot share the port, with one delete and start (a short outage).
+/// With -StaticPool it also sets up the app's static pool for fleet deploys: filled from the live release, and an
+/// nginx snippet written beside the deploy state for the user to include (their nginx configuration is never edited).
 /// </summary>
 [Cmdlet(VerbsData.Initialize, "DeployTarget", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ReleaseInfo))]
@@ -32,9 +34,25 @@ public sealed class InitializeDeployTargetCommand : AppCmdlet
     [TimeSpanSeconds]
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>Sets up the static pool (&lt;AppPath&gt;/static) and its nginx snippet (&lt;AppPath&gt;/.aeddeploy/nginx-static.conf).</summary>
+    [Parameter]
+    public SwitchParameter StaticPool { get; set; }
+
+    /// <summary>Where nginx passes a request for a file the pool does not hold: the app itself (scheme, host and port).</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public Uri? StaticPoolUpstream { get; set; }
+
+    /// <summary>With -StaticPool: the command that tests nginx's configuration (nginx -t) once the snippet is written.</summary>
+    [Parameter]
+    [Alias("TestCommand")]
+    [ValidateNotNullOrEmpty]
+    public string? NginxTestCommand { get; set; }
+
     protected override void ProcessRecord()
     {
         RequireLayout(DeployLayout.Release, "an InPlace checkout needs no set-up.");
+        ValidateStaticPoolParameters();
         if (!ShouldProcess($"{AppPath} on {Session}", "Create the Release layout (releases/, shared/, .aeddeploy/) and a first release if there is none"))
         {
             return;
@@ -87,7 +105,59 @@ public sealed class InitializeDeployTargetCommand : AppCmdlet
             }
         }
 
+        if (StaticPool && ShouldProcess(
+                $"{AppPath}/static on {Session}",
+                $"Create the static pool, fill it from release {liveId} and write the nginx snippet {AppPath}/.aeddeploy/{StaticPoolService.SnippetFile}"))
+        {
+            var pool = RunPhase((target, log, token) => new StaticPoolService(Session, target, log).SetUpAsync(liveId, StaticPoolUpstream!, NginxTestCommand, token));
+            WriteVerbose($"Static pool {pool.PoolPath}: {pool.Linked} file(s) linked from release {liveId}, {pool.AlreadyPresent} already there; a miss goes to {pool.Upstream}.");
+            if (pool.Collisions > 0)
+            {
+                WriteWarning(
+                    $"{pool.Collisions} file(s) of release {liveId} were not linked into the static pool {pool.PoolPath}: the pool holds other files at those paths, "
+                    + "which are never replaced. Those requests are passed to the app.");
+            }
+
+            WriteInformation(
+                $"The static pool is set up. Add this line inside the nginx server block of {AppName}, then test and reload nginx: {pool.IncludeLine}"
+                + (pool.NginxAccepted == true ? $" ('{NginxTestCommand}' passed.)" : string.Empty),
+                [StaticPoolTag]);
+        }
+
         var live = RunPhase((target, log, token) => new ReleaseStore(Session, target, log).ListAsync(token));
         WriteObject(live.Single(r => r.IsLive));
+    }
+
+    /// <summary>The Information tag of the line that says which include to add to nginx.</summary>
+    public const string StaticPoolTag = "AedDeploy.StaticPool";
+
+    private void ValidateStaticPoolParameters()
+    {
+        if (!StaticPool)
+        {
+            if (StaticPoolUpstream is not null || NginxTestCommand is not null)
+            {
+                ThrowArgumentError("StaticPoolParameterNeedsStaticPool", "-StaticPoolUpstream and -NginxTestCommand are used with -StaticPool only.", AppPath);
+            }
+
+            return;
+        }
+
+        if (StaticPoolUpstream is null)
+        {
+            ThrowArgumentError(
+                "StaticPoolUpstreamRequired",
+                "-StaticPool needs -StaticPoolUpstream: the app's own address (such as http://127.0.0.1:3000), which nginx asks for a file the pool does not hold.",
+                AppPath);
+        }
+
+        try
+        {
+            StaticPoolService.ValidateUpstream(StaticPoolUpstream!);
+        }
+        catch (AedDeployException ex)
+        {
+            ThrowTerminatingError(ToErrorRecord(ex));
+        }
     }
 }
