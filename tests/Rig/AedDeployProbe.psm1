@@ -668,9 +668,11 @@ function Invoke-AedProbedDeploy {
         }
         try { $null = $PowerShell.EndInvoke($async) }
         catch {
+            # The cmdlet's own error record is the innermost one: EndInvoke wraps it (MethodInvocationException, CmdletInvocationException).
             $inner = $_.Exception
-            while ($inner -and -not ($inner -is [Management.Automation.IContainsErrorRecord]) -and $inner.InnerException) { $inner = $inner.InnerException }
-            $run.Error = if ($inner -is [Management.Automation.IContainsErrorRecord]) { $inner.ErrorRecord } else { $_.Exception }
+            $holder = $null
+            while ($inner) { if ($inner -is [Management.Automation.IContainsErrorRecord]) { $holder = $inner }; $inner = $inner.InnerException }
+            $run.Error = if ($holder) { $holder.ErrorRecord } else { $_.Exception }
         }
         $run.Output = @($output)
         $run.Warnings = @($PowerShell.Streams.Warning | ForEach-Object Message)
