@@ -32,10 +32,10 @@
             UserName           = 'deploy'
             # The private key (OpenSSH or PEM format) on the machine that runs the deploy.
             KeyFilePath        = '~/.ssh/aeddeploy_staging_ed25519'
-            # The host key is checked against this OpenSSH known_hosts file; an unknown or changed key stops
-            # the deploy. Record the key once with New-DeploySession -AcceptNewHostKey, or with ssh-keyscan
-            # after comparing the fingerprint with the one the server's administrator gives you.
-            KnownHostsPath     = '~/.ssh/known_hosts'
+            # The host key, pinned by its SHA256 fingerprint: an unknown or changed key stops the deploy. Take it
+            # from the server itself (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); pinning makes
+            # known_hosts unread. One fingerprint pins one host: a fleet checks known_hosts (production below).
+            HostKeyFingerprint = 'SHA256:p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM'
 
             # --- The app on the server ---
             # The app's root: releases/, current, shared/ and .aeddeploy/ (set it up once with
@@ -122,16 +122,20 @@
             StaticRetentionDays     = 1
         }
 
-        # Production, deployed from CI (github-actions-deploy.yml): the workflow gives -Ref (the commit it
-        # tested) and -KeyFilePath (the key it wrote from a secret).
+        # Production: two servers behind a load balancer, deployed as one fleet from CI
+        # (github-actions-deploy.yml), which gives -Ref (the commit it tested) and -KeyFilePath (the key it
+        # wrote from a secret). One build (on web1, the first in lock order), shipped to web2; both are proven
+        # to hold the same build and boot-tested before either switches; then one server at a time, and if
+        # anything fails on either, every switched server goes back.
         production = @{
-            # The server.
-            HostName           = 'web1.example.com'
+            # The servers; they share every setting of this entry (the same user, paths and ports).
+            HostName           = @('web1.example.com', 'web2.example.com')
             # The SSH user.
             UserName           = 'deploy'
-            # The host key, pinned: a CI runner has no known_hosts. Take it from the server itself
-            # (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); pinning makes known_hosts unread.
-            HostKeyFingerprint = 'SHA256:p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM'
+            # Each server's host key is checked against this OpenSSH known_hosts file, which the workflow
+            # writes from a secret holding one line per server (ssh-keyscan, checked against the servers' own
+            # fingerprints); an unknown or changed key stops the deploy before anything changes.
+            KnownHostsPath     = '~/.ssh/known_hosts'
             # The app's root and its name in PM2.
             AppPath            = '/srv/apps/shop'
             AppName            = 'shop'
@@ -158,6 +162,21 @@
             # their hashed chunks from the new workers (hard links: next to no disk).
             StaticRetentionReleases = 3
             StaticRetentionDays     = 7
+
+            # --- The fleet ---
+            # How many servers switch at once: a count, or a share of the fleet such as '50%' (at least one).
+            BatchSize          = '1'
+            # How long to watch a switched batch before the next one switches.
+            BatchWait          = '00:00:30'
+            # How many servers clone, install, receive and check the build at the same time.
+            ThrottleLimit      = 4
+            # Probed from the runner through the load balancer after each batch (status only: during the
+            # rollout both versions answer). A failure rolls every switched server back.
+            LoadBalancerUrl    = 'https://shop.example.com/api/health'
+            # Each server's nginx serves /_next/static from its static pool (Initialize-DeployTarget
+            # -StaticPool), so that a page from a switched server loads its new chunks from any server.
+            # $true only where the chunks come from elsewhere (a CDN that pulls from one server).
+            SkipStaticPool     = $false
         }
     }
 }
