@@ -6,8 +6,8 @@
     the ship (bytes and time), and the requests that failed through the load balancer meanwhile. Writes
     bench/results/fleet.{md,json} and prints the Markdown.
 .DESCRIPTION
-    Fleet rigs of 1, 2 and 3 hosts (each host its own sshd, user, PM2 cluster of 2 with the ready preload, nginx)
-    behind a load-balancer nginx, all on loopback addresses of their own. While the prober
+    Fleet rigs of 1, 2 and 3 hosts (each host its own sshd, user, PM2 cluster of 2 with the ready preload, nginx
+    serving the static pool) behind a load-balancer nginx, all on loopback addresses of their own. While the prober
     (tests/Rig/AedDeployProbe.psm1) sends one request per target every -IntervalMs (timeout -RequestTimeoutMs) to
     /, /dynamic, /api/health and the live page's own client chunk through the load balancer:
       1. for N = 1, 2, 3, on a fleet of N: a new version, deployed as one fleet deploy (-BatchSize 1, -LoadBalancerUrl);
@@ -78,7 +78,13 @@ foreach ($n in 1..3) {
     $fleet = Start-AedFleetRig -Count $n
     $sessions = @{}
     try {
-        foreach ($h in $fleet.Hosts) { $sessions[$h.HostName] = New-RigSession $h }
+        foreach ($h in $fleet.Hosts) {
+            $sessions[$h.HostName] = New-RigSession $h
+            # Each host's nginx serves /_next/static from its static pool, as a fleet's should (Initialize-DeployTarget -StaticPool).
+            $null = Initialize-DeployTarget -Session $sessions[$h.HostName] -AppPath $h.AppRoot -AppName $h.AppName -StaticPool `
+                -StaticPoolUpstream "http://$($h.HostName):$($h.AppPort)" -NginxTestCommand $h.NginxTestCommand -Confirm:$false -InformationAction Ignore
+            $null = Invoke-AedRigShell -Rig $h -Command $h.NginxReloadCommand
+        }
         $ref = "bench$n"
         $null = Publish-AedFixtureVersion -Rig $fleet.Hosts[0] -Version $ref -Branch $ref
         Write-Host "    fleet deploy to $n host(s)"

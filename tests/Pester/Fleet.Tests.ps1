@@ -316,6 +316,31 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         $newChunk.EnabledAtMs | Should -BeLessThan $run.EndMs -Because 'the new chunk was probed while hosts 2 and 3 still ran the old version'
     }
 
+    It 'Should build on the deploying machine, as a CI runner would, and ship that build to every host' {
+        $next = Publish-FleetVersion 'local'
+        $buildPath = Join-Path $TestDrive 'build'
+        $local = New-DeploySession -Local
+        # The runner's npm cache: the rig's, which holds the fixture's packages (the first local build has no seed).
+        $env:npm_config_cache = Join-Path $PSScriptRoot '../../.cache/npm'
+        try {
+            $run = Invoke-FleetRehearsal -Ref $next.Branch -Extra @{ BuildOn = $local; BuildPath = $buildPath; Repository = $fleet.Hosts[0].OriginUrl }
+        }
+        finally {
+            Remove-Item Env:npm_config_cache
+            Remove-DeploySession $local
+        }
+        Assert-FleetRehearsal $run -Outcome Succeeded -NewVersion $next.Version
+        Assert-NoFailedRequest $run
+        $run.Record.BuildHost | Should -Be "localhost:$buildPath"
+        ($run.Record.Phases | Where-Object Name -EQ 'Build').Outcome | Should -Be 'Succeeded' -Because 'the fleet built the release itself'
+        foreach ($h in $run.Record.Hosts) {
+            $h.Phases.Name | Should -Not -Contain 'Build' -Because "$($h.HostName) received the build, it did not build"
+            $h.Phases.Name | Should -Contain 'Receive'
+        }
+        # The build is kept where it was made, as the seed of the next one.
+        (Get-Content -Raw (Join-Path $buildPath 'current/.next/BUILD_ID')).Trim() | Should -Be $run.Record.BuildId
+    }
+
     It 'Should switch no host when host 3 fails its boot test' {
         $script:laterRef = Publish-FleetVersion
         Set-HostEnv $hosts[2] 'FIXTURE_CRASH_AT_BOOT=1'
