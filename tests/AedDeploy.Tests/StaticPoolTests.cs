@@ -106,6 +106,28 @@ public sealed class StaticPoolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_file_built_again_with_the_same_content_shares_the_pools_file_so_prune_keeps_it_while_that_release_lives()
+    {
+        var first = await root.BuildAsync("a");
+        var second = await root.BuildAsync("b");
+        await Fill("a");
+        var own = Path.Combine(second, ".next/static/chunks/main-9c1b.js");
+        Assert.NotEqual(await InodeAsync(Path.Combine(first, ".next/static/chunks/main-9c1b.js")), await InodeAsync(own));
+
+        var result = await Fill("b");
+
+        Assert.Equal(["0", "4", "0"], RemoteAnswer.Lines(result, "pool-static.sh", 3));
+        Assert.Equal(await InodeAsync(Path.Combine(Pool, "chunks/main-9c1b.js")), await InodeAsync(own));
+        Assert.Empty(Directory.GetFiles(Path.Combine(second, ".next/static"), "*.aeddeploy-pool", SearchOption.AllDirectories));
+
+        // a goes (pruned by a later deploy): b, live, still has the chunk, so the pool keeps it.
+        Directory.Delete(first, recursive: true);
+        var pruned = await Prune();
+        Assert.Equal(["0"], RemoteAnswer.Lines(pruned, "pool-static.sh", 1));
+        Assert.Equal(File.ReadAllText(own), File.ReadAllText(Path.Combine(Pool, "chunks/main-9c1b.js")));
+    }
+
+    [Fact]
     public async Task A_pool_on_another_file_system_is_refused_with_the_reason()
     {
         await root.BuildAsync("a");

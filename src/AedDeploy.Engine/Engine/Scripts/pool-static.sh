@@ -5,6 +5,8 @@
 # costs no space while a release holds it, and its link count says whether one still does. A pool file is never
 # replaced: with a fixed build id two builds share paths such as <build id>/_buildManifest.js, and the version
 # already served keeps its own (the new one's is served by its app through the fallback).
+# A release file with the content of a pool file at another inode (built again, not carried) is replaced by a link to
+# the pool's, so that the pool's file stays held while any release that has it lives.
 # Answers (fd 3, see lib.sh) for fill: the files linked, those already present with the same content, and the
 # collisions (present with other content, each named on stderr); for prune: the files removed.
 # Exit 2: unknown mode or a missing argument; 40: a link could not be made (the pool must be on the releases' file system);
@@ -44,8 +46,14 @@ fill() {
         exit 40
       fi
     fi
-    if [ "$from/$file" -ef "$destination" ] || cmp -s -- "$from/$file" "$destination"; then
+    if [ "$from/$file" -ef "$destination" ]; then
       present=$((present + 1))
+    elif cmp -s -- "$from/$file" "$destination"; then
+      # The same content built again (the runtime chunk of every version): the release takes the pool's file, so
+      # that the pool's file is held by this release too and prune keeps it while the release lives.
+      present=$((present + 1))
+      ln -f -- "$destination" "$from/$file.aeddeploy-pool" 2>/dev/null && mv -f -- "$from/$file.aeddeploy-pool" "$from/$file" \
+        || rm -f -- "$from/$file.aeddeploy-pool"
     else
       collisions=$((collisions + 1))
       echo "Static pool collision: $destination already holds other content than the release $id's $file; the pool keeps its own." >&2
