@@ -240,6 +240,24 @@ Describe 'Fleet rig, two hosts behind a load balancer' -Tag Integration {
         $fleet.Hosts[0].UserName | Should -Not -Be $fleet.Hosts[1].UserName
     }
 
+    It 'Should run beside a second fleet rig, each on its own address block, origin and hosts' {
+        $other = Start-AedFleetRig -Count 1
+        try {
+            $other.Network | Should -Not -Be $fleet.Network -Because 'each fleet reserves its own 127.A.B block'
+            $other.OriginPath | Should -Not -Be $fleet.OriginPath
+            $other.Hosts[0].UserName | Should -Not -BeIn $fleet.Hosts.UserName
+            $answer = Invoke-AedRigHttp -Uri "$($other.LoadBalancerUrl)/api/health"
+            $answer.StatusCode | Should -Be 200
+            $answer.Headers['X-Upstream'] | Should -Be "$($other.Hosts[0].HostName):$($other.Hosts[0].NginxPort)"
+            foreach ($i in 1..4) {
+                (Invoke-AedRigHttp -Uri "$($fleet.LoadBalancerUrl)/api/health").Headers['X-Upstream'] | Should -BeLike "$($fleet.Network).*" -Because 'the first fleet still reaches only its own hosts'
+            }
+        }
+        finally { Stop-AedFleetRig -Fleet $other }
+        foreach ($rig in @($other.LoadBalancer) + @($other.Hosts)) { Test-Path -LiteralPath $rig.Root | Should -BeFalse }
+        (Invoke-AedRigHttp -Uri "$($fleet.LoadBalancerUrl)/api/health").StatusCode | Should -Be 200 -Because 'stopping one fleet leaves the other running'
+    }
+
     It 'Should stop every process of the fleet and leave no address of it bound' {
         $before = @(Get-AedRigProcessId -Rig $fleet.LoadBalancer) + @($fleet.Hosts | ForEach-Object { Get-AedRigProcessId -Rig $_ })
         $fleet.LoadBalancer.Pids['NginxMaster'] | Should -BeIn $before
