@@ -284,6 +284,19 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         @($upstreams | Sort-Object -Unique).Count | Should -Be 3 -Because 'the load balancer spreads the requests over the three hosts'
     }
 
+    It 'Should refuse to start, changing nothing, when a host serves no static pool' {
+        $snippet = $hosts[2].StaticPoolConfPath
+        $null = Invoke-AedRigShell -Rig $hosts[2] -Command "mv -- '$snippet' '$snippet.off'"
+        try {
+            $run = Invoke-FleetRehearsal -Ref main
+        }
+        finally { $null = Invoke-AedRigShell -Rig $hosts[2] -Command "mv -- '$snippet.off' '$snippet'" }
+        Assert-FleetRehearsal $run -Outcome Failed -ErrorId FleetStaticPoolMissing -FailedHost $hosts[2].HostName -FailedPhase Preflight
+        Assert-NoFailedRequest $run
+        $run.Error.Exception.Message | Should -Match 'Initialize-DeployTarget -StaticPool'
+        foreach ($h in $run.Record.Hosts) { $h.Phases.Name | Should -Not -Contain 'Lock' -Because 'nothing is locked before every host passed its preflight' }
+    }
+
     It 'Should roll a good version out to three hosts one batch at a time, with both versions'' chunks served throughout' {
         $next = Publish-FleetVersion
         $script:goodVersion = $next.Version

@@ -85,6 +85,25 @@ public sealed partial class DeployOrchestrator
         return orchestrator.Plan(run).Where(p => p.When()).Select(p => p.Name).ToList();
     }
 
+    /// <summary>
+    /// A fleet host must serve the static pool (Initialize-DeployTarget -StaticPool wrote its nginx snippet), or a page
+    /// from a switched host would get 404 for its new chunks from this one until it switches.
+    /// </summary>
+    private async Task RequireStaticPoolAsync(CancellationToken cancellationToken)
+    {
+        var pool = new StaticPoolService(session, target, log);
+        var found = await new RemoteRunner(session, log).RunAsync("[ -f \"$1\" ] && echo yes || echo no", cancellationToken, arguments: [pool.SnippetPath]).ConfigureAwait(false);
+        if (found.Output.Trim() != "yes")
+        {
+            throw new AedDeployException(
+                "FleetStaticPoolMissing", FailureKind.InvalidOperation,
+                $"{session.HostName} has no static pool for {target.AppName} ({pool.SnippetPath} is missing): during the rollout a page from a switched host would get 404 "
+                + $"for its new chunks from this one. Set it up once with Initialize-DeployTarget -StaticPool -StaticPoolUpstream <the app's address> and add "
+                + $"'{pool.IncludeLine}' to the app's nginx server block, or give -SkipStaticPool when /_next/static is served from elsewhere. Nothing was changed.",
+                pool.SnippetPath);
+        }
+    }
+
     private async Task<string?> FetchReceiverPhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
         run.Record.ToRelease = run.Fleet!.ReleaseId;

@@ -282,6 +282,11 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
     {
         var preflight = await PreflightAsync(run.Request.MinimumFreeDiskMegabytes, cancellationToken).ConfigureAwait(false);
         run.Preflight = preflight;
+        if (run.Fleet is { SkipStaticPool: false })
+        {
+            await RequireStaticPoolAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         // A held lock is the Lock phase's to report (it may wait for it). While it is held the target is
         // mid-deploy, so drift is not conclusive: a live holder is waited for (and the target checked once the
         // lock is ours), an abandoned one is taken over and the Repair phase fixes what it left.

@@ -16,8 +16,6 @@ public sealed partial class StaticPoolService(DeploySession session, AppTarget t
     private const string PoolScript = "pool-static.sh";
     public const string SnippetFile = "nginx-static.conf";
 
-    // pool-static.sh's exit when a file cannot be linked into the pool (another file system, no permission).
-    private const int LinkFailedExit = 40;
     private static readonly TimeSpan PoolTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan NginxTestTimeout = TimeSpan.FromMinutes(1);
 
@@ -77,7 +75,7 @@ public sealed partial class StaticPoolService(DeploySession session, AppTarget t
         var fill = await runner.RunScriptAsync(PoolScript, ["fill", target.AppPath, releaseId], cancellationToken, PoolTimeout).ConfigureAwait(false);
         if (!fill.Succeeded)
         {
-            var why = fill.ExitStatus == LinkFailedExit
+            var why = fill.ExitStatus == ScriptExitCodes.PoolStatic.LinkFailed
                 ? "a file of the release could not be hard-linked into the pool (the pool and releases/ must be on one file system, writable by the deploy user)"
                 : $"{PoolScript} exited {fill.ExitStatus}";
             throw new AedDeployException(
