@@ -50,7 +50,7 @@ public sealed class StaticPoolTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Fill_never_replaces_a_pool_file_and_counts_one_with_other_content_as_a_collision()
+    public async Task A_path_two_builds_fill_with_other_content_leaves_the_pool_for_good_so_each_host_serves_its_own()
     {
         var first = await root.BuildAsync("a");
         var second = await root.BuildAsync("b");
@@ -62,12 +62,17 @@ public sealed class StaticPoolTests : IAsyncLifetime
         var result = await Fill("b");
 
         Assert.True(result.Succeeded, result.Tail());
-        // Linked: the new chunk; present: the three files with the same content (copies, not links); one collision.
+        // Linked: the new chunk; present: the three files with the same content (now links to the pool's); one collision.
         Assert.Equal(["1", "3", "1"], RemoteAnswer.Lines(result, "pool-static.sh", 3));
         Assert.Contains($"collision: {Path.Combine(Pool, BuildManifest)}", result.Error, StringComparison.Ordinal);
-        Assert.Equal(await InodeAsync(Path.Combine(first, ".next/static", BuildManifest)), await InodeAsync(Path.Combine(Pool, BuildManifest)));
-        Assert.Equal("self.__BUILD_MANIFEST = {};\n", File.ReadAllText(Path.Combine(Pool, BuildManifest)));
+        // One file cannot serve both versions: nginx passes the path to each host's app, which has its own version's.
+        Assert.False(File.Exists(Path.Combine(Pool, BuildManifest)), "the path left the pool");
         Assert.Equal(await InodeAsync(Path.Combine(second, ".next/static/chunks/new-77aa.js")), await InodeAsync(Path.Combine(Pool, "chunks/new-77aa.js")));
+
+        // For good: a later fill does not put either version's file back.
+        var third = await Fill("a");
+        Assert.Equal(["0", "3", "1"], RemoteAnswer.Lines(third, "pool-static.sh", 3));
+        Assert.False(File.Exists(Path.Combine(Pool, BuildManifest)), "a later fill leaves the path out");
     }
 
     [Fact]

@@ -166,7 +166,10 @@ public sealed partial class DeployOrchestrator
         var answer = RemoteAnswer.Lines(received, "receive-release.sh", 2);
         if (answer[1] != shipment.BuildId)
         {
-            throw RemoteAnswer.Invalid(received, "receive-release.sh", $"the received build id '{Names.Printable(answer[1])}' is not the build's {shipment.BuildId}");
+            throw new AedDeployException(
+                "FleetReceiveFailed", FailureKind.InvalidResult,
+                $"The build received into {fetched.ReleasePath} on {session.HostName} has the build id '{Names.Printable(answer[1])}', not the build's {shipment.BuildId}. Nothing was switched.",
+                fetched.ReleasePath);
         }
 
         var build = new BuildResult(session, target)
@@ -228,8 +231,9 @@ public sealed partial class DeployOrchestrator
         var answer = RemoteAnswer.Lines(result, "pool-static.sh", 3);
         if (answer[2] != "0")
         {
-            log.Warning($"{answer[2]} static file(s) of release {releaseId} have the path of a different file already in the pool on {session.HostName}; the pool keeps the older one "
-                + "(a fixed build id, -DeploymentId, shares paths such as <build id>/_buildManifest.js between builds).");
+            log.Warning($"{answer[2]} static file path(s) of release {releaseId} hold other content than an earlier build's on {session.HostName} (a fixed build id, as with "
+                + "-DeploymentId, shares paths such as <build id>/_buildManifest.js between builds): those paths are left out of the pool, so each host's app serves its own "
+                + "version's file, and a page of the new version served by a switched host may not find them on a host that has not switched yet.");
         }
 
         return $"{answer[0]} file(s) linked into the pool, {answer[1]} already there{(answer[2] == "0" ? string.Empty : $", {answer[2]} collision(s)")}";
@@ -238,14 +242,23 @@ public sealed partial class DeployOrchestrator
     /// <summary>After a fleet succeeded: the pool drops the files no release holds any more. Only saves disk, so a failure warns.</summary>
     private async Task<string?> PrunePoolAsync(CancellationToken cancellationToken)
     {
-        var result = await new RemoteRunner(session, log).RunScriptAsync("pool-static.sh", ["prune", target.AppPath], cancellationToken, ShipTimeout).ConfigureAwait(false);
-        if (!result.Succeeded)
+        try
         {
-            log.Warning($"Pruning the static pool {target.AppPath}/static on {session.HostName} failed (exit {result.ExitStatus}); it keeps files it no longer needs:\n{result.Tail(3)}");
+            var result = await new RemoteRunner(session, log).RunScriptAsync("pool-static.sh", ["prune", target.AppPath], cancellationToken, ShipTimeout).ConfigureAwait(false);
+            if (!result.Succeeded)
+            {
+                log.Warning($"Pruning the static pool {target.AppPath}/static on {session.HostName} failed (exit {result.ExitStatus}); it keeps files it no longer needs:\n{result.Tail(3)}");
+                return "; pool prune failed";
+            }
+
+            return $"; pool pruned {RemoteAnswer.Lines(result, "pool-static.sh", 1)[0]}";
+        }
+        catch (AedDeployException ex) when (ex.Kind is not FailureKind.Connection)
+        {
+            // A lost connection is the deploy's to handle; anything else here only costs disk.
+            log.Warning($"Pruning the static pool {target.AppPath}/static on {session.HostName} failed; it keeps files it no longer needs: {PhaseRunner.ReasonOf(ex)}");
             return "; pool prune failed";
         }
-
-        return $"; pool pruned {RemoteAnswer.Lines(result, "pool-static.sh", 1)[0]}";
     }
 
     /// <summary>
@@ -270,8 +283,11 @@ public sealed partial class DeployOrchestrator
 
         public FleetContext Fleet => run.Fleet!;
 
-        /// <summary>A live-touching phase began: a failure from now on rolls this host back.</summary>
-        public bool Switched => runner.LiveChanged;
+        /// <summary>
+        /// The host has live changes to undo (its Switch began): a fleet failure rolls it back. A takeover's Repair
+        /// touched live state too, but only to put it right, and has nothing to undo.
+        /// </summary>
+        public bool Switched => runner.HasUndo;
 
         /// <summary>Runs one stage's phases; returns the failure that stopped them, or null.</summary>
         public Task<Exception?> RunStageAsync(string stage, CancellationToken cancellationToken) =>

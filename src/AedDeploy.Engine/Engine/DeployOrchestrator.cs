@@ -440,6 +440,8 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
     private async Task<string?> FinalizePhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
         var build = run.RequireBuild();
+        // From here the release may be recorded Verified and the rollback target: a rollback after this takes both back.
+        run.FinalizeStarted = true;
         var store = new ReleaseStore(session, target, log);
         var releases = await store.ListAsync(cancellationToken).ConfigureAwait(false);
         var built = releases.FirstOrDefault(r => r.Id == build.ReleaseId)
@@ -482,6 +484,22 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
             var undoFailure = await runner.UndoAsync(record, cleanup.Token).ConfigureAwait(false);
             if (undoFailure is null)
             {
+                if (run.FinalizeStarted && run.Backup?.ReleaseId is { } restored && run.Build?.ReleaseId is { } undone)
+                {
+                    // Finalize may have recorded the new release Verified and the rollback target before the failure: the
+                    // restored release is both again, or the target would look drifted and a repair would bring the failed one back.
+                    await TryAsync("taking back the failed release's Verified record", async token =>
+                    {
+                        var store = new ReleaseStore(session, target, log);
+                        var built = (await store.ListAsync(token).ConfigureAwait(false)).FirstOrDefault(r => r.Id == undone);
+                        await store.WriteRecordAsync(
+                            new ReleaseRecord(undone, run.Build.Ref, run.Build.Commit, run.Build.BuildId, ReleaseStatus.Failed, built?.CreatedAt ?? DateTimeOffset.UtcNow, null,
+                                $"{record.ErrorId}: rolled back ({record.Reason})"),
+                            token).ConfigureAwait(false);
+                        await store.SetRollbackTargetAsync(restored, token).ConfigureAwait(false);
+                    }, cleanup.Token).ConfigureAwait(false);
+                }
+
                 record.Outcome = DeploymentOutcome.RolledBack;
                 log.Warning($"The deploy failed ({record.Reason}) and was rolled back: {run.Backup?.ReleaseId ?? run.Backup?.Commit} is serving again.");
             }
@@ -650,6 +668,9 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
         public BuildResult? Build { get; set; }
 
         public ReloadResult? Reload { get; set; }
+
+        /// <summary>Finalize began: the new release may be recorded Verified and be the rollback target.</summary>
+        public bool FinalizeStarted { get; set; }
 
         /// <summary>This host's part in a fleet deploy; null for a single-host deploy.</summary>
         public FleetContext? Fleet { get; init; }

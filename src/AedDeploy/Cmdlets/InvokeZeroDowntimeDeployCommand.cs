@@ -303,6 +303,21 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
 
     protected override void ProcessRecord()
     {
+        try
+        {
+            CollectMembers();
+        }
+        catch
+        {
+            // A later pipeline object's bad value stops the cmdlet: the sessions it opened for earlier ones are closed.
+            DisposeOwnSessions();
+            throw;
+        }
+    }
+
+    /// <summary>One pipeline object: its hosts, with the values it carries (paths, health URLs, nginx); they deploy together in EndProcessing.</summary>
+    private void CollectMembers()
+    {
         configuration = ConfigurationPath is null ? new Hashtable() : Load(GetUnresolvedProviderPathFromPSPath(ConfigurationPath), Environment!);
 
         var appPath = Setting(nameof(AppPath), AppPath);
@@ -391,30 +406,21 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             StaticRetentionAge = TimeSpan.FromDays(Setting(nameof(StaticRetentionDays), StaticRetentionDays)),
             DeploymentId = deploymentId,
         };
-        try
+        if (Session is { } sessions)
         {
-            // Each pipeline object is one or more hosts with the values it carries (paths, health URLs, nginx); they deploy together in EndProcessing.
-            if (Session is { } sessions)
-            {
-                members.AddRange(sessions.Select(session => new Member(session, false, target, request, gitRef!)));
-            }
-            else
-            {
-                foreach (var hostName in Setting(nameof(HostName), HostName) ?? [])
-                {
-                    members.Add(new Member(OpenSession(hostName), true, target, request, gitRef!));
-                }
-
-                if (members.Count == 0)
-                {
-                    ThrowArgumentError("DeploySettingMissing", $"Give -HostName or -Session, or set HostName in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
-                }
-            }
+            members.AddRange(sessions.Select(session => new Member(session, false, target, request, gitRef!)));
         }
-        catch
+        else
         {
-            DisposeOwnSessions();
-            throw;
+            foreach (var hostName in Setting(nameof(HostName), HostName) ?? [])
+            {
+                members.Add(new Member(OpenSession(hostName), true, target, request, gitRef!));
+            }
+
+            if (members.Count == 0)
+            {
+                ThrowArgumentError("DeploySettingMissing", $"Give -HostName or -Session, or set HostName in {ConfigurationPath} for '{Environment}'.", ConfigurationPath);
+            }
         }
     }
 
@@ -498,6 +504,15 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             ThrowArgumentError("FleetRefMismatch", $"Every host of a fleet deploys the same ref; got {string.Join(", ", members.Select(m => m.GitRef).Distinct())}.", gitRef);
         }
 
+        var apps = members.Select(m => m.Target.AppName).Distinct(StringComparer.Ordinal).ToList();
+        if (apps.Count > 1)
+        {
+            ThrowArgumentError(
+                "FleetAppMismatch",
+                $"The hosts given deploy different apps ({string.Join(", ", apps)}): a fleet deploy is one app on several hosts, sharing one build and rolling back together. "
+                + "Deploy each app with its own Invoke-ZeroDowntimeDeploy (ForEach-Object { ... }).", apps);
+        }
+
         var inPlace = members.FirstOrDefault(m => m.Target.Layout != DeployLayout.Release);
         if (inPlace is not null)
         {
@@ -522,9 +537,11 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         }
 
         FleetBatchSize batchSize;
+        string? buildPath;
         try
         {
             batchSize = FleetBatchSize.Parse(Setting(nameof(BatchSize), BatchSize));
+            buildPath = buildsElsewhere ? new AppTarget(BuildPath!, first.Target.AppName, DeployLayout.Release).AppPath : null;
         }
         catch (AedDeployException ex)
         {
@@ -535,7 +552,10 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         var requests = members.Select(m => m.Request).ToList();
         if (FaultInjection is not null)
         {
-            var (fault, faultHost) = ReadFaultInjection(FaultInjection, DeployLayout.Release, first.Request, gitRef, members.Select(m => m.Session.HostName).ToList(), fleet: true);
+            // The build host (the -BuildOn member, else the first in lock order) runs Build and Pack; the others Fetch and Receive.
+            var ordering = FleetOrchestrator.Order(members.Select(m => new FleetMember(m.Session, m.Target, m.Request)).ToList());
+            var builderName = buildsElsewhere ? null : (BuildOn ?? ordering[0].Session).HostName;
+            var (fault, faultHost) = ReadFaultInjection(FaultInjection, DeployLayout.Release, first.Request, gitRef, members.Select(m => m.Session.HostName).Distinct().ToList(), fleet: true, builderName);
             if (fault.Kind == FaultKind.ConnectionDrop && members.First(m => m.Session.HostName == faultHost).Session.Transport != SessionTransport.Ssh)
             {
                 ThrowArgumentError("FaultInjectionInvalid", $"A ConnectionDrop can only be injected into an SSH session; {faultHost} is local.", FaultInjection);
@@ -550,7 +570,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         {
             Members = members.Select((m, i) => new FleetMember(m.Session, m.Target, requests[i])).ToList(),
             BuildOn = BuildOn,
-            BuildPath = buildsElsewhere ? new AppTarget(BuildPath!, first.Target.AppName, DeployLayout.Release).AppPath : null,
+            BuildPath = buildPath,
             BatchSize = batchSize,
             BatchWait = Setting(nameof(BatchWait), BatchWait),
             ThrottleLimit = Setting(nameof(ThrottleLimit), ThrottleLimit),
@@ -616,10 +636,13 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
     }
 
     /// <summary>Reads -FaultInjection: Phase (one of the layout's phases), Kind, and an optional DelaySec into the phase.</summary>
-    private (FaultInjection Fault, string Host) ReadFaultInjection(Hashtable spec, DeployLayout layout, DeployRequest request, string gitRef, IReadOnlyList<string> hosts, bool fleet)
+    private (FaultInjection Fault, string Host) ReadFaultInjection(
+        Hashtable spec, DeployLayout layout, DeployRequest request, string gitRef, IReadOnlyList<string> hosts, bool fleet, string? builderName = null)
     {
+        var hostValue = spec.Keys.Cast<object>().FirstOrDefault(k => "Host".Equals(k.ToString(), StringComparison.OrdinalIgnoreCase)) is { } hostKey ? spec[hostKey]?.ToString() : null;
+        // In a fleet, the phases of the host named: the build host builds and packs, the others fetch and receive.
         var phases = fleet
-            ? DeployOrchestrator.FleetPhaseNames(request, builder: true).Union(DeployOrchestrator.FleetPhaseNames(request, builder: false)).ToList()
+            ? DeployOrchestrator.FleetPhaseNames(request, builder: builderName is not null && builderName.Equals(hostValue, StringComparison.OrdinalIgnoreCase))
             : DeployOrchestrator.PhaseNames(layout, request);
         string Invalid(string what) =>
             $"-FaultInjection {what}. Give @{{ {(fleet ? "Host = '<host name>'; " : string.Empty)}Phase = '<phase>'; Kind = '<kind>'; DelaySec = <seconds> }} with Phase one of the phases "
@@ -650,7 +673,6 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
             ThrowArgumentError("FaultInjectionInvalid", Invalid($"has a DelaySec that is not a number of seconds from 0 to 3600 ('{rawDelay}')"), spec);
         }
 
-        var hostValue = Value("Host")?.ToString();
         var host = hostValue is null ? (fleet ? null : hosts[0]) : hosts.FirstOrDefault(h => h.Equals(hostValue, StringComparison.OrdinalIgnoreCase));
         if (host is null)
         {
@@ -691,7 +713,7 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         {
             try
             {
-                raw = new TimeSpanSecondsAttribute { AllowZero = name == nameof(LockWaitTimeout) }.Transform(null!, raw);
+                raw = new TimeSpanSecondsAttribute { AllowZero = name is nameof(LockWaitTimeout) or nameof(BatchWait) }.Transform(null!, raw);
             }
             catch (ArgumentTransformationMetadataException ex)
             {

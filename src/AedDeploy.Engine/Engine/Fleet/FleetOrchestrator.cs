@@ -151,7 +151,7 @@ public sealed class FleetOrchestrator(IDeployLog log)
                     }
 
                     return $"{shipment.Bytes / (1024 * 1024.0):0.0} MiB from {record.BuildHost} in {took.TotalSeconds:0.0} s (sha256 {shipment.Sha256[..12]})";
-                }, builder).ConfigureAwait(false)
+                }).ConfigureAwait(false)
                 && await StageAsync(hosts, PlanStage.Receive, request.ThrottleLimit, stop).ConfigureAwait(false);
             }
 
@@ -216,14 +216,20 @@ public sealed class FleetOrchestrator(IDeployLog log)
                 host.Record.Duration = stopwatch.Elapsed;
             }
 
-            // Every host, whatever happened: the lease renewal stopped, the lock released, the history written (each on its own fresh token).
-            await Task.WhenAll(hosts.Select(h => h.CleanUpAsync())).ConfigureAwait(false);
-            if (archive is not null)
+            try
             {
-                TryDelete(archive);
+                // Every host, whatever happened: the lease renewal stopped, the lock released, the history written (each on its own fresh token).
+                await Task.WhenAll(hosts.Select(h => h.CleanUpAsync())).ConfigureAwait(false);
             }
+            finally
+            {
+                if (archive is not null)
+                {
+                    TryDelete(archive);
+                }
 
-            log.Progress(Activity, record.Outcome.ToString(), 100);
+                log.Progress(Activity, record.Outcome.ToString(), 100);
+            }
         }
 
         if (failure is OperationCanceledException && cancellationToken.IsCancellationRequested)
@@ -244,9 +250,12 @@ public sealed class FleetOrchestrator(IDeployLog log)
             {
                 await slots.WaitAsync(stop.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException ex)
             {
-                return; // the fleet stopped before this host's turn
+                // The fleet stopped before this host's turn: after another host's failure nothing more to say, but a
+                // Ctrl+C between two stages is the fleet's failure, or the stage would count as done.
+                Fail(ex, null, stage, stop);
+                return;
             }
 
             try
@@ -263,7 +272,7 @@ public sealed class FleetOrchestrator(IDeployLog log)
             }
         });
         await Task.WhenAll(work).ConfigureAwait(false);
-        return failure is null;
+        return failure is null && !stop.IsCancellationRequested;
     }
 
     /// <summary>A phase of the fleet's own (the ship, the barrier, a batch, a gate), recorded in the fleet's record.</summary>
@@ -376,14 +385,14 @@ public sealed class FleetOrchestrator(IDeployLog log)
                 continue;
             }
 
-            var field = identity.BuildId != first.Identity.BuildId ? $"the build id ({first.Identity.BuildId} against {identity.BuildId})"
-                : identity.StaticHash != first.Identity.StaticHash ? "the static files (.next/static)"
-                : identity.ServerHash != first.Identity.ServerHash ? "the server manifests"
-                : $"the Server Actions encryption key ({first.Identity.KeySource} on {first.HostName}, {identity.KeySource} on {hostName}): set NEXT_SERVER_ACTIONS_ENCRYPTION_KEY "
-                  + "to the same value on every host, or on none";
+            var field = identity.BuildId != first.Identity.BuildId ? $"the build id differs ({first.Identity.BuildId} against {identity.BuildId})"
+                : identity.StaticHash != first.Identity.StaticHash ? "the static files (.next/static) differ: something on one host changed the shipped build (a postinstall or prepare script writing into .next?)"
+                : identity.ServerHash != first.Identity.ServerHash ? "the server manifests differ: something on one host changed the shipped build (a postinstall or prepare script writing into .next?)"
+                : $"the Server Actions encryption key differs ({first.Identity.KeySource} on {first.HostName}, {identity.KeySource} on {hostName}): set "
+                  + "NEXT_SERVER_ACTIONS_ENCRYPTION_KEY to the same value on every host (the ecosystem file's env or the release's .env files), or on none";
             throw new AedDeployException(
                 "FleetBuildMismatch", FailureKind.InvalidResult,
-                $"{first.HostName} and {hostName} do not hold the same build: {field} differ. Nothing was switched.", hostName);
+                $"{first.HostName} and {hostName} do not hold the same build: {field}. Nothing was switched.", hostName);
         }
 
         record.BuildId = first.Identity.BuildId;
@@ -411,12 +420,16 @@ public sealed class FleetOrchestrator(IDeployLog log)
     private async Task RecoverAsync(IReadOnlyList<DeployOrchestrator.FleetHost> hosts, FleetDeploymentRecord record, CancellationToken cancellationToken)
     {
         var cause = failure!;
-        var where = failedHost is not null ? $"{failedHost.HostName} failed in {failedHost.Record.FailedPhase}" : $"the fleet phase {failedFleetPhase} failed";
+        var phase = failedHost?.Record.FailedPhase ?? failedFleetPhase;
+        var userCancelled = cause is OperationCanceledException && cancellationToken.IsCancellationRequested;
+        // Ctrl+C is nobody's failure: the record names where the fleet was, not a host that happened to notice first.
+        var where = userCancelled ? $"cancelled (Ctrl+C) during {phase}{(failedHost is null ? string.Empty : $" on {failedHost.HostName}")}"
+            : failedHost is not null ? $"{failedHost.HostName} failed in {phase}" : $"the fleet phase {phase} failed";
         record.ErrorId = failedHost?.Record.ErrorId ?? PhaseRunner.ErrorIdOf(cause);
-        record.Reason = $"{where}: {failedHost?.Record.Reason ?? PhaseRunner.ReasonOf(cause)}";
-        record.FailedHost = failedHost?.HostName;
-        record.FailedPhase = failedHost?.Record.FailedPhase ?? failedFleetPhase;
-        if (cause is OperationCanceledException && !cancellationToken.IsCancellationRequested && failedHost is not null)
+        record.Reason = userCancelled ? where : $"{where}: {failedHost?.Record.Reason ?? PhaseRunner.ReasonOf(cause)}";
+        record.FailedHost = userCancelled ? null : failedHost?.HostName;
+        record.FailedPhase = phase;
+        if (cause is OperationCanceledException && !userCancelled && failedHost is not null)
         {
             record.Reason = $"{where}: cancelled (injected by -FaultInjection)";
         }

@@ -2,13 +2,14 @@
 #   pool-static.sh fill <root> <release id>    links the release's .next/static files into the pool
 #   pool-static.sh prune <root>                removes the pool's files that no release holds any more
 # The pool is <root>/static/_next/static (nginx: root <root>/static), made of hard links into the releases: a file
-# costs no space while a release holds it, and its link count says whether one still does. A pool file is never
-# replaced: with a fixed build id two builds share paths such as <build id>/_buildManifest.js, and the version
-# already served keeps its own (the new one's is served by its app through the fallback).
+# costs no space while a release holds it, and its link count says whether one still does. A path two builds fill
+# with different content (with a fixed build id, <build id>/_buildManifest.js) cannot serve both versions from one
+# pool: it leaves the pool for good (listed in <root>/static/.aeddeploy-unpooled), so that nginx passes it to the
+# host's own app, which serves its own version's file.
 # A release file with the content of a pool file at another inode (built again, not carried) is replaced by a link to
 # the pool's, so that the pool's file stays held while any release that has it lives.
 # Answers (fd 3, see lib.sh) for fill: the files linked, those already present with the same content, and the
-# collisions (present with other content, each named on stderr); for prune: the files removed.
+# collisions (paths with other content, taken out of the pool, each named on stderr); for prune: the files removed.
 # Exit 2: unknown mode or a missing argument; 40: a link could not be made (the pool must be on the releases' file system);
 # 41: the release has no .next/static (not built).
 set -uo pipefail
@@ -34,8 +35,12 @@ fill() {
     echo "The static pool $pool is on another file system than $from: it is made of hard links, so it must be on the releases' file system." >&2
     exit 40
   fi
+  local unpooled="$root/static/.aeddeploy-unpooled"
   while IFS= read -r -d '' file; do
     file=${file#"$from"/} destination="$pool/$file"
+    if [ -f "$unpooled" ] && grep -qxF -- "$file" "$unpooled"; then
+      collisions=$((collisions + 1)); continue
+    fi
     if [ ! -e "$destination" ] && [ ! -L "$destination" ]; then
       if mkdir -p -- "${destination%/*}" && ln -- "$from/$file" "$destination" 2>/dev/null; then
         linked=$((linked + 1)); continue
@@ -56,7 +61,8 @@ fill() {
         || rm -f -- "$from/$file.aeddeploy-pool"
     else
       collisions=$((collisions + 1))
-      echo "Static pool collision: $destination already holds other content than the release $id's $file; the pool keeps its own." >&2
+      printf '%s\n' "$file" >> "$unpooled" && rm -f -- "$destination"
+      echo "Static pool collision: $destination held other content than the release $id's $file; that path is served by each host's app from now on." >&2
     fi
   done < <(find "$from" -type f -print0)
   answer "$linked" "$present" "$collisions"
