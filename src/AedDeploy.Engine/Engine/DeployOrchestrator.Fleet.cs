@@ -49,7 +49,8 @@ internal sealed class FleetContext(string fleetId, FleetRole role, string releas
 
 public sealed partial class DeployOrchestrator
 {
-    private static readonly TimeSpan ShipTimeout = TimeSpan.FromMinutes(15);
+    /// <summary>How long one step of shipping a build (pack, pull, receive, identify, pool) may take.</summary>
+    internal static readonly TimeSpan ShipTimeout = TimeSpan.FromMinutes(15);
 
     internal DeploySession Session => session;
 
@@ -60,18 +61,7 @@ public sealed partial class DeployOrchestrator
     /// <summary>This host's deploy as one member of a fleet: the fleet runs its stages (<see cref="FleetHost"/>).</summary>
     internal FleetHost ForFleet(DeployRequest request, FleetContext fleet, string user)
     {
-        var record = new DeploymentRecord
-        {
-            Id = fleet.FleetId,
-            FleetId = fleet.FleetId,
-            HostName = session.HostName,
-            AppName = target.AppName,
-            AppPath = target.AppPath,
-            Layout = target.Layout,
-            Ref = request.Build.Ref,
-            User = user,
-            FaultInjection = request.FaultInjection?.ToString(),
-        };
+        var record = NewRecord(request, fleet.FleetId, user, fleet.FleetId);
         var run = new DeployRun(request with { Build = request.Build with { ReleaseId = fleet.ReleaseId } }, record, new DeployLock(session, target, log)) { Fleet = fleet };
         var runner = new PhaseRunner(Activity, log, request.FaultInjection is null ? null : new FaultInjector(request.FaultInjection, DropConnectionAsync, log));
         return new FleetHost(this, run, runner);
@@ -116,13 +106,20 @@ public sealed partial class DeployOrchestrator
 
     private async Task<string?> PackPhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
-        var build = run.RequireBuild();
-        var packed = await new RemoteRunner(session, log).RunScriptAsync("pack-release.sh", [target.AppPath, build.ReleaseId!], cancellationToken, ShipTimeout).ConfigureAwait(false);
+        var (files, bytes) = await PackAsync(new RemoteRunner(session, log), target, run.RequireBuild(), cancellationToken).ConfigureAwait(false);
+        run.Fleet!.Packed = (files, bytes);
+        return $"{files} file(s), {bytes / (1024 * 1024.0):0.0} MiB to ship";
+    }
+
+    /// <summary>Lists what a built release ships (pack-release.sh): on a fleet's build host, or where an <see cref="Fleet.ExternalBuilder"/> built it.</summary>
+    internal static async Task<(int Files, long Bytes)> PackAsync(RemoteRunner runner, AppTarget target, BuildResult build, CancellationToken cancellationToken)
+    {
+        var packed = await runner.RunScriptAsync("pack-release.sh", [target.AppPath, build.ReleaseId!], cancellationToken, ShipTimeout).ConfigureAwait(false);
         if (!packed.Succeeded)
         {
             throw new AedDeployException(
                 "FleetPackFailed", FailureKind.InvalidOperation,
-                $"Listing the build's outputs in {build.ReleasePath} on {session.HostName} failed (exit {packed.ExitStatus}):\n{packed.Tail()}", build.ReleasePath);
+                $"Listing the build's outputs in {build.ReleasePath} on {runner.Shell.HostName} failed (exit {packed.ExitStatus}):\n{packed.Tail()}", build.ReleasePath);
         }
 
         var answer = RemoteAnswer.Lines(packed, "pack-release.sh", 2);
@@ -131,8 +128,7 @@ public sealed partial class DeployOrchestrator
             throw RemoteAnswer.Invalid(packed, "pack-release.sh", $"'{Names.Printable(string.Join(' ', answer))}' is not a file count and a size");
         }
 
-        run.Fleet!.Packed = (files, bytes);
-        return $"{files} file(s), {bytes / (1024 * 1024.0):0.0} MiB to ship";
+        return (files, bytes);
     }
 
     private async Task<string?> ReceivePhaseAsync(DeployRun run, CancellationToken cancellationToken)

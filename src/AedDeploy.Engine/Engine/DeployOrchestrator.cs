@@ -143,17 +143,7 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
     {
         var stopwatch = Stopwatch.StartNew();
         var now = DateTimeOffset.UtcNow;
-        var record = new DeploymentRecord
-        {
-            Id = ReleaseStore.NewReleaseId(now) + "-" + Guid.NewGuid().ToString("N")[..6],
-            HostName = session.HostName,
-            AppName = target.AppName,
-            AppPath = target.AppPath,
-            Layout = target.Layout,
-            Ref = request.Build.Ref,
-            User = request.User,
-            FaultInjection = request.FaultInjection?.ToString(),
-        };
+        var record = NewRecord(request, ReleaseStore.NewReleaseId(now) + "-" + Guid.NewGuid().ToString("N")[..6], request.User, fleetId: null);
         var run = new DeployRun(request, record, new DeployLock(session, target, log));
         var runner = new PhaseRunner(Activity, log, request.FaultInjection is null ? null : new FaultInjector(request.FaultInjection, DropConnectionAsync, log));
         Exception? failure = null;
@@ -189,6 +179,20 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
 
         return record;
     }
+
+    /// <summary>A new deploy's record on this target, before any phase ran.</summary>
+    private DeploymentRecord NewRecord(DeployRequest request, string id, string user, string? fleetId) => new()
+    {
+        Id = id,
+        FleetId = fleetId,
+        HostName = session.HostName,
+        AppName = target.AppName,
+        AppPath = target.AppPath,
+        Layout = target.Layout,
+        Ref = request.Build.Ref,
+        User = user,
+        FaultInjection = request.FaultInjection?.ToString(),
+    };
 
     /// <summary>
     /// The deploy's phases for the target's layout, in order: its stages one after the other. What each changes:

@@ -25,17 +25,8 @@ internal sealed class ExternalBuilder(DeploySession session, AppTarget target, I
     {
         var build = await new BuildService(session, target, log).BuildAsync(request, cancellationToken).ConfigureAwait(false);
         Build = build;
-        var packed = await new RemoteRunner(session, log).RunScriptAsync("pack-release.sh", [target.AppPath, build.ReleaseId!], cancellationToken, TimeSpan.FromMinutes(15))
-            .ConfigureAwait(false);
-        if (!packed.Succeeded)
-        {
-            throw new AedDeployException(
-                "FleetPackFailed", FailureKind.InvalidOperation,
-                $"Listing the build's outputs in {build.ReleasePath} on {session.HostName} failed (exit {packed.ExitStatus}):\n{packed.Tail()}", build.ReleasePath);
-        }
-
-        var answer = RemoteAnswer.Lines(packed, "pack-release.sh", 2);
-        return $"{build.ReleaseId} at {target.AppPath} on {session.HostName}: {build.BuildId} ({build.InstallMode}, build cache {build.BuildCache}); {answer[0]} file(s) to ship";
+        var (files, _) = await DeployOrchestrator.PackAsync(new RemoteRunner(session, log), target, build, cancellationToken).ConfigureAwait(false);
+        return $"{build.ReleaseId} at {target.AppPath} on {session.HostName}: {build.BuildId} ({build.InstallMode}, build cache {build.BuildCache}); {files} file(s) to ship";
     }
 
     /// <summary>

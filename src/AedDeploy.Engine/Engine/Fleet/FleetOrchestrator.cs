@@ -54,7 +54,6 @@ public sealed class FleetRequest
 public sealed class FleetOrchestrator(IDeployLog log)
 {
     public const string Activity = "Invoke-ZeroDowntimeDeploy (fleet)";
-    private static readonly TimeSpan ShipTimeout = TimeSpan.FromMinutes(15);
 
     private readonly object gate = new();
     private Exception? failure;
@@ -353,7 +352,7 @@ public sealed class FleetOrchestrator(IDeployLog log)
 
             await using var file = new FileStream(path, options);
             var pulled = await new RemoteRunner(source.Session, source.Log).RunToStreamAsync(
-                RemoteScripts.Command("stream-release.sh"), file, cancellationToken, ShipTimeout, [source.Target.AppPath, build.ReleaseId!]).ConfigureAwait(false);
+                RemoteScripts.Command("stream-release.sh"), file, cancellationToken, DeployOrchestrator.ShipTimeout, [source.Target.AppPath, build.ReleaseId!]).ConfigureAwait(false);
             if (!pulled.Succeeded)
             {
                 throw new AedDeployException(
