@@ -13,10 +13,10 @@ Each scenario asserts the fleet record's outcome, ErrorId, FailedHost and Failed
 the load balancer, what every host serves afterwards (its own /api/health and the BUILD_ID behind its current),
 every host's lock free and a history entry with the fleet's id on every host. Versions are published once, to the
 origin the hosts share (host 1's); the scenarios that leave the old version live deploy the same later version
-again. The host-specific breakages come from the fixture's hooks, read from one host's shared/.env:
-FIXTURE_CRASH_AT_BOOT=1 (that host's boot test fails, never its PM2 workers) and FIXTURE_UNHEALTHY_VERSION=<v>
-(that host's PM2 workers of version v answer 500 on /api/health; the boot test, outside PM2, passes). What each
-deploy said (its Verbose stream, timed on the prober's clock) is kept in out/test-results/fleet/.
+again. The host-specific breakages come from the fixture's hooks on one host: FIXTURE_CRASH_AT_BOOT=1 in its
+shared/.env (that host's boot test fails, never its PM2 workers), and a file ~/.fixture-unhealthy-versions (that host's
+PM2 workers of a version it names, started after it was written, answer 500 on /api/health for as long as they run;
+the boot test, outside PM2, passes). What each deploy said (its Verbose stream, timed on the prober's clock) is kept in out/test-results/fleet/.
 #>
 
 Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
@@ -46,6 +46,15 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         function Remove-HostEnv($h, [string] $Key) {
             $null = Invoke-AedRigShell -Rig $h -Command "sed -i '/^$Key=/d' '$($h.AppRoot)/shared/.env'"
         }
+
+        function Set-HostUnhealthy($h, [string[]] $Version) {
+            # The fixture's health hook (app/api/health/route.ts): that host's PM2 workers of these versions started from now
+            # on answer 500 on /api/health for as long as they run. A file, not an environment key: PM2 keeps a key
+            # through every later reload, so it would outlive the scenario.
+            $null = Invoke-AedRigShell -Rig $h -Command "printf '%s\n' $(($Version | ForEach-Object { "'$_'" }) -join ' ') > ~/.fixture-unhealthy-versions"
+        }
+
+        function Clear-HostUnhealthy($h) { $null = Invoke-AedRigShell -Rig $h -Command 'rm -f ~/.fixture-unhealthy-versions' }
 
         function Get-HostState($h) {
             # What the host serves: the BUILD_ID behind its current, its own app's answer (X-Build-Id: the build the answering
@@ -372,11 +381,11 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
 
     It 'Should roll every switched host back when host 2 is unhealthy after host 1 switched' {
         $unhealthy = Publish-FleetVersion 'unhealthy'
-        Set-HostEnv $hosts[1] "FIXTURE_UNHEALTHY_VERSION=$($unhealthy.Version)"
+        Set-HostUnhealthy $hosts[1] $unhealthy.Version
         try {
             $run = Invoke-FleetRehearsal -Ref $unhealthy.Branch
         }
-        finally { Remove-HostEnv $hosts[1] 'FIXTURE_UNHEALTHY_VERSION' }
+        finally { Clear-HostUnhealthy $hosts[1] }
         Assert-FleetRehearsal $run -Outcome RolledBack -ErrorId AppUnhealthy -FailedHost $hosts[1].HostName -FailedPhase Health
         $host1 = Get-HostRecord $run $hosts[0].HostName
         $host2 = Get-HostRecord $run $hosts[1].HostName
@@ -393,6 +402,48 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         @($failed | Where-Object { $_.Target -ne 'lb:/api/health' -or $_.Status -ne 500 -or $_.Version -ne $unhealthy.Version }) |
             Should -BeNullOrEmpty -Because "only host 2's unhealthy version fails, on its health route ($($run.Text))"
         @($failed | Where-Object AtMs -GT $run.EndMs) | Should -BeNullOrEmpty -Because 'the fleet is healthy once the deploy ended'
+    }
+
+    It 'Should name the host whose rollback failed, loudly, and still roll the other host back' {
+        $bad = Publish-FleetVersion 'rollback-fails'
+        $before = @(Get-FleetState)
+        $old = ($before | Where-Object HostName -EQ $hosts[0].HostName).Version
+        # Host 2's new workers are unhealthy; so are host 1's old-version workers that its rollback starts (the ones
+        # serving now started before the hook and stay healthy).
+        Set-HostUnhealthy $hosts[0] $old
+        Set-HostUnhealthy $hosts[1] $bad.Version
+        try {
+            $run = Invoke-FleetRehearsal -Ref $bad.Branch
+        }
+        finally { foreach ($h in $hosts[0], $hosts[1]) { Clear-HostUnhealthy $h } }
+        $record = $run.Record
+        "$($record.Outcome)" | Should -Be 'Failed' -Because "a fleet that could not go back everywhere did not roll back ($($run.Text))"
+        $record.ErrorId | Should -Be 'AppUnhealthy'
+        $record.FailedHost | Should -Be $hosts[1].HostName
+        $record.Reason | Should -Match ([regex]::Escape("THE ROLLBACK FAILED on $($hosts[0].HostName)"))
+        $run.Error.FullyQualifiedErrorId | Should -BeLike 'FleetDeploymentFailed,*'
+        @($run.Warnings | Where-Object { $_ -match ([regex]::Escape("FLEET ROLLBACK INCOMPLETE: $($hosts[0].HostName)")) }) |
+            Should -Not -BeNullOrEmpty -Because 'the host is named loudly'
+        $host1 = Get-HostRecord $run $hosts[0].HostName
+        ($host1.Phases | Where-Object Name -EQ 'Rollback').Outcome | Should -Be 'Failed'
+        "$((Get-HostRecord $run $hosts[1].HostName).Outcome)" | Should -Be 'RolledBack' -Because 'the other switched host still went back'
+        (Get-HostRecord $run $hosts[2].HostName).Phases.Name | Should -Not -Contain 'Switch'
+        foreach ($state in $run.After) { $state.Locked | Should -BeFalse -Because "$($state.HostName)'s lock is released" }
+        foreach ($state in $run.After | Where-Object HostName -NE $hosts[0].HostName) {
+            $state.BuildId | Should -Be ($before | Where-Object HostName -EQ $state.HostName).BuildId -Because "$($state.HostName) is on the old build"
+            $state.Status | Should -Be 200
+        }
+        ($run.After | Where-Object HostName -EQ $hosts[0].HostName).Status | Should -Be 500 -Because 'host 1 is left as its failed rollback left it'
+
+        # What the warning says to do puts host 1 right.
+        $hostApp = Get-HostApp $hosts[0]
+        $repair = Repair-DeployTarget @hostApp -HealthUrl "http://$($hosts[0].HostName):$($hosts[0].AppPort)/api/health" -Confirm:$false
+        $repair | Should -Not -BeNullOrEmpty
+        $after = Get-HostState $hosts[0]
+        $after.Status | Should -Be 200
+        $after.Version | Should -Be $old
+        $after.BuildId | Should -Be ($before | Where-Object HostName -EQ $hosts[0].HostName).BuildId
+        $after.Locked | Should -BeFalse
     }
 
     It 'Should roll back the fleet when the connection to host 2 drops during its reload' {

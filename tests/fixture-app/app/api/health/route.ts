@@ -1,15 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { APP_VERSION } from '../../version';
 
 export const dynamic = 'force-dynamic';
 
 export function GET() {
-  // FIXTURE_UNHEALTHY_VERSION=<version> in one host's shared/.env (Fleet.Tests.ps1): that version's PM2 workers there
-  // (they have a pm_id) fail health, while its boot test (outside PM2) and every other version pass.
-  if (process.env.FIXTURE_UNHEALTHY_VERSION === APP_VERSION && process.env.pm_id !== undefined) {
+  // A file ~/.fixture-unhealthy-versions on one host (Fleet.Tests.ps1), a version per line: that version's PM2 workers
+  // there (they have a pm_id) that started after the file was written fail health for as long as they run, while the
+  // boot test (outside PM2), the workers already running and every other version pass. Like an environment key read at
+  // start, but unlike one it does not outlive its scenario: PM2 keeps an environment key through every later reload
+  // (--update-env adds keys, it never drops them), which broke the next scenario and a repair.
+  if (process.env.pm_id !== undefined && isUnhealthyByHook()) {
     return Response.json(
-      { version: APP_VERSION, pid: process.pid, unhealthy: 'FIXTURE_UNHEALTHY_VERSION' },
+      { version: APP_VERSION, pid: process.pid, unhealthy: '~/.fixture-unhealthy-versions' },
       { status: 500, headers: { 'Cache-Control': 'no-store', 'X-App-Version': APP_VERSION } },
     );
   }
@@ -19,4 +23,19 @@ export function GET() {
     { version: APP_VERSION, buildId, pid: process.pid, featureFlag: process.env.FEATURE_FLAG ?? null },
     { headers: { 'Cache-Control': 'no-store', 'X-App-Version': APP_VERSION } },
   );
+}
+
+let unhealthyByHook: boolean | undefined;
+
+function isUnhealthyByHook(): boolean {
+  // Decided on this process's first health request, then kept: a worker is healthy or not for its whole life.
+  if (unhealthyByHook === undefined) {
+    const hook = join(homedir(), '.fixture-unhealthy-versions');
+    const startedAtMs = Date.now() - process.uptime() * 1000;
+    unhealthyByHook =
+      existsSync(hook) &&
+      statSync(hook).mtimeMs < startedAtMs &&
+      readFileSync(hook, 'utf8').split('\n').map((line) => line.trim()).includes(APP_VERSION);
+  }
+  return unhealthyByHook;
 }
