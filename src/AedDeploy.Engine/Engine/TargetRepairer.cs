@@ -30,8 +30,9 @@ public sealed class RepairRequest
 /// <summary>
 /// Brings a target back to a consistent state (Repair-DeployTarget, and a deploy that took over an abandoned
 /// lock): the last verified release live (current switched back if needed), the workers reloaded onto it as a
-/// rollback reloads them, health proven, the releases nothing is making any more marked Failed, and a history
-/// entry. With KeepLive, the live release is proven healthy instead and recorded Verified, as the rollback target.
+/// rollback reloads them (or, when they already run it, once if they answer unhealthy), health proven, the releases
+/// nothing is making any more marked Failed, and a history entry. With KeepLive, the live release is proven healthy
+/// instead and recorded Verified, as the rollback target.
 /// </summary>
 public sealed class TargetRepairer(DeploySession session, AppTarget target, IDeployLog log)
 {
@@ -100,7 +101,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             steps.Add($"reload the workers of {target.AppName} onto {(serve is null ? target.AppPath : $"release {serve}")} (as a rollback does: an interrupted reload is let finish, a crash loop restarted)");
         }
 
-        steps.Add("prove health");
+        steps.Add(reload ? "prove health" : "prove health (an unhealthy answer gets the workers one reload, then health is proven again)");
         if (serve is not null)
         {
             steps.Add(recordVerified ? $"record release {serve} Verified, as the rollback target" : $"keep release {serve} as the rollback target");
@@ -283,6 +284,17 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
 
         log.Progress(Activity, "Proving health", 70);
         var report = await new HealthService(session, target, log).CheckAsync(health, cancellationToken).ConfigureAwait(false);
+        if (!report.Healthy && reload is null)
+        {
+            // Workers online in the right folder that do not answer well (a failed rollback leaves exactly that) may be
+            // stuck in a state their code would not be in when started again: they get one reload before the verdict.
+            log.Warning($"{target} on {session.HostName} runs its workers where it should but is not healthy ({string.Join("; ", report.Problems)}): reloading them once, then proving health again.");
+            log.Progress(Activity, "Reloading the workers", 80);
+            reload = await new ReloadService(session, target, log).ReloadAsync(reloadTimeout, cancellationToken, recovery: true).ConfigureAwait(false);
+            log.Progress(Activity, "Proving health", 90);
+            report = await new HealthService(session, target, log).CheckAsync(health, cancellationToken).ConfigureAwait(false);
+        }
+
         var result = new RepairResult(session, target) { Id = id, Plan = plan, TookOverFrom = abandoned, Reload = reload, Health = report, Duration = stopwatch.Elapsed };
         if (!report.Healthy)
         {

@@ -4,6 +4,9 @@ namespace AedDeploy.Engine.Fleet;
 /// Builds a fleet's release on a machine that is not one of its hosts (-BuildOn a local session, as on a CI runner),
 /// in a Release layout of its own at the build path: <c>releases/&lt;id&gt;</c>, and <c>current</c> pointing at the last build
 /// that was shipped, so that the next build starts from its node_modules and .next/cache. It never serves anything.
+/// The build path has a lease lock of its own (<see cref="DeployLock"/> on its .aeddeploy), held from before the build
+/// until <c>current</c> has moved: two deploys sharing a build path (two CI jobs on one runner) never build into it,
+/// or move its <c>current</c>, at once.
 /// </summary>
 internal sealed class ExternalBuilder(DeploySession session, AppTarget target, IDeployLog log)
 {
@@ -19,6 +22,60 @@ internal sealed class ExternalBuilder(DeploySession session, AppTarget target, I
     public string HostName => session.HostName;
 
     public BuildResult? Build { get; private set; }
+
+    private DeployLock? buildLock;
+    private IAsyncDisposable? renewal;
+    private string? lockId;
+
+    /// <summary>
+    /// Takes the build path's lock for <paramref name="owner"/>, waiting for it as long as a host's deploy lock would
+    /// (-LockWaitTimeout); renewed until <see cref="UnlockAsync"/>. A lock left by a deploy that died is taken over:
+    /// what it left is a half-made build under releases, which <see cref="KeepAsync"/> prunes like any other.
+    /// </summary>
+    public async Task LockAsync(LockInfo owner, TimeSpan waitTimeout, TimeSpan lease, CancellationToken cancellationToken)
+    {
+        var theLock = new DeployLock(session, target, log);
+        try
+        {
+            await theLock.AcquireAsync(owner, waitTimeout, lease, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AedDeployException ex) when (ex.ErrorId == "DeployLocked")
+        {
+            throw new AedDeployException(
+                "BuildPathLocked", FailureKind.ResourceBusy,
+                $"The build path {target.AppPath} on {session.HostName} is in use by another deploy's build: locked by {ex.Target}. "
+                + "Give deploys that run at the same time a -BuildPath each, or wait for it with -LockWaitTimeout.",
+                ex.Target, ex);
+        }
+
+        buildLock = theLock;
+        lockId = owner.DeployId;
+        renewal = theLock.StartRenewing(owner.DeployId, DeployLock.RenewalInterval(lease));
+    }
+
+    /// <summary>Stops renewing and releases the build path's lock, if this deploy took it. Never throws: a lock not released expires after its lease.</summary>
+    public async Task UnlockAsync()
+    {
+        if (buildLock is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await renewal!.DisposeAsync().ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await buildLock.ReleaseAsync(lockId!, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!PhaseRunner.IsFatal(ex))
+        {
+            log.Warning($"Releasing the lock of the build path {target.AppPath} on {session.HostName} failed; the next deploy takes it over once its lease has run out: {PhaseRunner.ReasonOf(ex)}");
+        }
+        finally
+        {
+            buildLock = null;
+        }
+    }
 
     /// <summary>Clones, installs and builds the release, then lists what ships.</summary>
     public async Task<string> BuildAsync(BuildRequest request, CancellationToken cancellationToken)

@@ -131,7 +131,7 @@ public sealed class FleetOrchestrator(IDeployLog log)
                 // The hosts clone and install while the release is built, on one of them or elsewhere.
                 var preparing = StageAsync(hosts, PlanStage.Prepare, request.ThrottleLimit, stop);
                 var building = external is null ? Task.FromResult(true)
-                    : FleetPhaseAsync(record, "Build", 15, stop, token => BuildElsewhereAsync(external, members[0].Request, releaseId, token));
+                    : FleetPhaseAsync(record, "Build", 15, stop, token => BuildElsewhereAsync(external, record, members[0].Request, releaseId, token));
                 ok = await preparing.ConfigureAwait(false) & await building.ConfigureAwait(false);
             }
 
@@ -218,7 +218,13 @@ public sealed class FleetOrchestrator(IDeployLog log)
             try
             {
                 // Every host, whatever happened: the lease renewal stopped, the lock released, the history written (each on its own fresh token).
-                await Task.WhenAll(hosts.Select(h => h.CleanUpAsync())).ConfigureAwait(false);
+                var cleanups = hosts.Select(h => h.CleanUpAsync()).ToList();
+                if (external is not null)
+                {
+                    cleanups.Add(external.UnlockAsync());
+                }
+
+                await Task.WhenAll(cleanups).ConfigureAwait(false);
             }
             finally
             {
@@ -320,8 +326,10 @@ public sealed class FleetOrchestrator(IDeployLog log)
         stop.Cancel();
     }
 
-    private static async Task<string?> BuildElsewhereAsync(ExternalBuilder external, DeployRequest request, string releaseId, CancellationToken cancellationToken)
+    private static async Task<string?> BuildElsewhereAsync(ExternalBuilder external, FleetDeploymentRecord record, DeployRequest request, string releaseId, CancellationToken cancellationToken)
     {
+        var owner = new LockInfo { DeployId = record.Id, User = record.User, Ref = record.Ref, StartedAt = record.StartedAt };
+        await external.LockAsync(owner, request.LockWaitTimeout, request.LockLease, cancellationToken).ConfigureAwait(false);
         var build = request.Build;
         return await external.BuildAsync(
             build with
@@ -375,7 +383,21 @@ public sealed class FleetOrchestrator(IDeployLog log)
     /// <summary>Every host must hold the same build: the same fingerprint (build id, static files, server manifests, Server Actions key).</summary>
     private static string Barrier(IReadOnlyList<DeployOrchestrator.FleetHost> hosts, FleetDeploymentRecord record)
     {
-        var identities = hosts.Select(h => (h.HostName, Identity: h.Fleet.Identity ?? throw new InvalidOperationException($"{h.HostName} reached the barrier without an identity."))).ToList();
+        var identities = hosts.Select(h => (h.HostName, h.Fleet.Identity ?? throw new InvalidOperationException($"{h.HostName} reached the barrier without an identity."))).ToList();
+        RequireSameBuild(identities);
+        var first = identities[0].Item2;
+        record.BuildId = first.BuildId;
+        record.Fingerprint = first.Fingerprint;
+        record.Commit = hosts[0].Record.ToCommit;
+        return $"{hosts.Count} host(s) passed their boot test and hold build {first.BuildId} (fingerprint {first.Fingerprint[..12]})";
+    }
+
+    /// <summary>
+    /// Throws FleetBuildMismatch, naming the first host that differs from the first one and what differs (the build id,
+    /// the static files, the server manifests, or the Server Actions key and where each took it from).
+    /// </summary>
+    internal static void RequireSameBuild(IReadOnlyList<(string HostName, BuildIdentity Identity)> identities)
+    {
         var first = identities[0];
         foreach (var (hostName, identity) in identities.Skip(1))
         {
@@ -393,11 +415,6 @@ public sealed class FleetOrchestrator(IDeployLog log)
                 "FleetBuildMismatch", FailureKind.InvalidResult,
                 $"{first.HostName} and {hostName} do not hold the same build: {field}. Nothing was switched.", hostName);
         }
-
-        record.BuildId = first.Identity.BuildId;
-        record.Fingerprint = first.Identity.Fingerprint;
-        record.Commit = hosts[0].Record.ToCommit;
-        return $"{hosts.Count} host(s) passed their boot test and hold build {first.Identity.BuildId} (fingerprint {first.Identity.Fingerprint[..12]})";
     }
 
     private static async Task<string?> LoadBalancerGateAsync(DeployOrchestrator.FleetHost any, HealthRequest balancer, CancellationToken cancellationToken)
