@@ -306,6 +306,37 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         foreach ($h in $run.Record.Hosts) { $h.Phases.Name | Should -Not -Contain 'Lock' -Because 'nothing is locked before every host passed its preflight' }
     }
 
+    It 'Should show every host''s preflight with -WhatIf, its static pool included, and change nothing' {
+        $snippet = $hosts[2].StaticPoolConfPath
+        $before = @(Get-FleetState)
+        $null = Invoke-AedRigShell -Rig $hosts[2] -Command "mv -- '$snippet' '$snippet.off'"
+        try {
+            $reports = @(Get-FleetMember | Invoke-ZeroDowntimeDeploy -Ref main -WhatIf)
+        }
+        finally { $null = Invoke-AedRigShell -Rig $hosts[2] -Command "mv -- '$snippet.off' '$snippet'" }
+        $reports.Count | Should -Be 3 -Because 'one preflight report per host'
+        @($reports.HostName) | Should -Be $hostNames -Because 'in lock order'
+        foreach ($report in $reports) {
+            $check = $report.Checks | Where-Object Name -EQ 'Static pool'
+            $check | Should -Not -BeNullOrEmpty -Because "a fleet host's preflight checks its static pool ($($report.HostName))"
+            if ($report.HostName -eq $hosts[2].HostName) {
+                $check.Passed | Should -BeFalse
+                $check.ErrorId | Should -Be 'FleetStaticPoolMissing'
+                $report.CanDeploy | Should -BeFalse -Because 'host 3 would be refused'
+            }
+            else {
+                $check.Passed | Should -BeTrue
+                $report.CanDeploy | Should -BeTrue -Because "$($report.HostName) passes every check: $(($report.Checks | Where-Object { -not $_.Passed }).Detail)"
+            }
+        }
+        $after = @(Get-FleetState)
+        foreach ($state in $after) {
+            $was = $before | Where-Object HostName -EQ $state.HostName
+            $state.BuildId | Should -Be $was.BuildId -Because "-WhatIf changes nothing on $($state.HostName)"
+            $state.Locked | Should -BeFalse
+        }
+    }
+
     It 'Should roll a good version out to three hosts one batch at a time, with both versions'' chunks served throughout' {
         $next = Publish-FleetVersion
         $script:goodVersion = $next.Version
@@ -467,6 +498,7 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         Set-HostUnhealthy $hosts[1] $bad.Version
         try {
             $run = Invoke-FleetRehearsal -Ref $bad.Branch
+            Write-Host $run.Text
             $record = $run.Record
             "$($record.Outcome)" | Should -Be 'Failed' -Because "a fleet that could not go back everywhere did not roll back ($($run.Text))"
             $record.ErrorId | Should -Be 'AppUnhealthy'
@@ -485,6 +517,10 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
                 $state.Status | Should -Be 200
             }
             ($run.After | Where-Object HostName -EQ $hosts[0].HostName).Status | Should -Be 500 -Because 'host 1 is left as its failed rollback left it'
+            # The broken workers' own 500s on /api/health (host 2's new ones until its rollback, host 1's old ones after
+            # its failed rollback) are the only failures: pages and chunks never fail.
+            @($run.Probe.Samples | Where-Object Failed | Where-Object { $_.Target -ne 'lb:/api/health' -or $_.Status -ne 500 }) |
+                Should -BeNullOrEmpty -Because "only the unhealthy workers' health route fails ($($run.Text))"
 
             # While the cause is still there, a repair reloads the workers once, and still fails, saying so.
             $hostApp = Get-HostApp $hosts[0]

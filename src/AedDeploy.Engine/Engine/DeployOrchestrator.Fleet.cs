@@ -79,19 +79,18 @@ public sealed partial class DeployOrchestrator
     /// A fleet host must serve the static pool (Initialize-DeployTarget -StaticPool wrote its nginx snippet), or a page
     /// from a switched host would get 404 for its new chunks from this one until it switches.
     /// </summary>
-    private async Task RequireStaticPoolAsync(CancellationToken cancellationToken)
+    /// <summary>A fleet host's preflight check: its static pool's nginx snippet is there (Initialize-DeployTarget -StaticPool).</summary>
+    private async Task<PreflightCheck> StaticPoolCheckAsync(CancellationToken cancellationToken)
     {
         var pool = new StaticPoolService(session, target, log);
         var found = await new RemoteRunner(session, log).RunAsync("[ -f \"$1\" ] && echo yes || echo no", cancellationToken, arguments: [pool.SnippetPath]).ConfigureAwait(false);
-        if (found.Output.Trim() != "yes")
-        {
-            throw new AedDeployException(
-                "FleetStaticPoolMissing", FailureKind.InvalidOperation,
+        return found.Output.Trim() == "yes"
+            ? new("Static pool", true, $"{pool.SnippetPath} (nginx serves /_next/static/ from the pool)")
+            : new("Static pool", false,
                 $"{session.HostName} has no static pool for {target.AppName} ({pool.SnippetPath} is missing): during the rollout a page from a switched host would get 404 "
                 + $"for its new chunks from this one. Set it up once with Initialize-DeployTarget -StaticPool -StaticPoolUpstream <the app's address> and add "
                 + $"'{pool.IncludeLine}' to the app's nginx server block, or give -SkipStaticPool when /_next/static is served from elsewhere. Nothing was changed.",
-                pool.SnippetPath);
-        }
+                "FleetStaticPoolMissing");
     }
 
     private async Task<string?> FetchReceiverPhaseAsync(DeployRun run, CancellationToken cancellationToken)

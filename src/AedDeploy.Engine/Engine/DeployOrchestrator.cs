@@ -70,8 +70,11 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
     private const string Activity = "Invoke-ZeroDowntimeDeploy";
     private static readonly TimeSpan CleanupTimeout = TimeSpan.FromMinutes(5);
 
-    /// <summary>The read-only checks a deploy starts with; -WhatIf runs only these.</summary>
-    public async Task<PreflightReport> PreflightAsync(long minimumFreeDiskMegabytes, CancellationToken cancellationToken)
+    /// <summary>
+    /// The read-only checks a deploy starts with; -WhatIf runs only these. <paramref name="staticPool"/>: a fleet host
+    /// must serve a static pool (FleetStaticPoolMissing).
+    /// </summary>
+    public async Task<PreflightReport> PreflightAsync(long minimumFreeDiskMegabytes, CancellationToken cancellationToken, bool staticPool = false)
     {
         var runner = new RemoteRunner(session, log);
         var checks = new List<PreflightCheck> { new("Connection", true, $"{session} ({session.HostKeyAlgorithm} {session.HostKeyFingerprint})") };
@@ -131,6 +134,11 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
             {
                 checks.Add(new("Consistency", false, ex.Message));
             }
+        }
+
+        if (staticPool)
+        {
+            checks.Add(await StaticPoolCheckAsync(cancellationToken).ConfigureAwait(false));
         }
 
         var holder = await new DeployLock(session, target, log).ShowAsync(cancellationToken).ConfigureAwait(false);
@@ -284,12 +292,8 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
 
     private async Task<string?> PreflightPhaseAsync(DeployRun run, CancellationToken cancellationToken)
     {
-        var preflight = await PreflightAsync(run.Request.MinimumFreeDiskMegabytes, cancellationToken).ConfigureAwait(false);
+        var preflight = await PreflightAsync(run.Request.MinimumFreeDiskMegabytes, cancellationToken, staticPool: run.Fleet is { SkipStaticPool: false }).ConfigureAwait(false);
         run.Preflight = preflight;
-        if (run.Fleet is { SkipStaticPool: false })
-        {
-            await RequireStaticPoolAsync(cancellationToken).ConfigureAwait(false);
-        }
 
         // A held lock is the Lock phase's to report (it may wait for it). While it is held the target is
         // mid-deploy, so drift is not conclusive: a live holder is waited for (and the target checked once the

@@ -607,7 +607,8 @@ public sealed class InvokeZeroDowntimeDeployCommand : AedCmdlet
         {
             foreach (var member in ordered)
             {
-                WriteObject(RunEngine((log, token) => new DeployOrchestrator(member.Session, member.Target, log).PreflightAsync(member.Request.MinimumFreeDiskMegabytes, token)));
+                WriteObject(RunEngine((log, token) => new DeployOrchestrator(member.Session, member.Target, log)
+                    .PreflightAsync(member.Request.MinimumFreeDiskMegabytes, token, staticPool: !fleetRequest.SkipStaticPool)));
             }
 
             return;
