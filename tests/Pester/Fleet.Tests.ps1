@@ -400,7 +400,7 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
         $script:localBuild | Should -Not -BeNullOrEmpty -Because 'the scenario before built at this build path'
         $buildPath = $script:localBuild.Path
         $seed = (Get-Content -Raw (Join-Path $buildPath 'current/.next/BUILD_ID')).Trim()
-        # Another CI job on the same runner holds the build path's lock, and renews it (its lease is 600 s).
+        # Another CI job on the same runner holds the build path's lock: taken just now, with a lease of 600 s, it is held.
         $held = New-Item -ItemType Directory -Force (Join-Path $buildPath '.aeddeploy/lock')
         Set-Content (Join-Path $held 'owner.json') '{"deployId":"other-ci-job","user":"ci","ref":"main"}'
         Set-Content (Join-Path $held 'id') 'other-ci-job'
@@ -413,13 +413,14 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
             Remove-DeploySession $local
         }
         try {
-            Assert-FleetRehearsal $run -Outcome Failed -ErrorId BuildPathLocked -FailedPhase Build
+            Assert-FleetRehearsal $run -Outcome Failed -ErrorId BuildPathLocked -FailedPhase BuildPathLock
             Assert-NoFailedRequest $run
             $run.Record.FailedHost | Should -BeNullOrEmpty -Because 'the build path is no host of the fleet'
             $run.Record.Reason | Should -Match 'other-ci-job' -Because 'the reason names who holds the build path'
             $run.Record.Reason | Should -Match '-BuildPath' -Because 'the reason says what to do'
+            $run.Record.Reason | Should -Match 'No host was changed'
             foreach ($h in $run.Record.Hosts) {
-                $h.Phases.Name | Should -Not -Contain 'Switch' -Because "nothing switched on $($h.HostName)"
+                $h.Phases.Name | Should -Not -Contain 'Lock' -Because "the build path's lock comes first: $($h.HostName) was not locked, nor changed"
             }
             (Get-Content -Raw (Join-Path $held 'id')).Trim() | Should -Be 'other-ci-job' -Because "the other deploy's lock is left alone"
             (Get-Content -Raw (Join-Path $buildPath 'current/.next/BUILD_ID')).Trim() | Should -Be $seed -Because 'the build path was not touched'
@@ -533,6 +534,8 @@ Describe 'Fleet rehearsals, three hosts behind a load balancer' -Tag Rehearsal {
             $repair = Repair-DeployTarget @hostApp -HealthUrl $healthUrl -Confirm:$false
             $repair | Should -Not -BeNullOrEmpty
             $repair.Reload | Should -Not -BeNullOrEmpty -Because 'its workers ran the right release but answered unhealthy: they were reloaded'
+            $repair.ReloadedUnhealthy | Should -BeTrue
+            (Get-DeployHistory @hostApp -Last 1 | Select-Object -Last 1).Reason | Should -Match 'the workers answered unhealthy and were reloaded once'
             $after = Get-HostState $hosts[0]
             $after.Status | Should -Be 200
             $after.Version | Should -Be $old

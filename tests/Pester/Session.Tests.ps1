@@ -355,9 +355,14 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
             $zero = [IO.FileStream]::new('/dev/zero', 'Open', 'Read')
             try {
                 $task = $droppingRunner.RunWithInputAsync("cat >/dev/null; : $tag", $zero, $none, $null, $null)
-                Start-Sleep -Seconds 1
-                # The rig sshd's process serving that one connection is the parent of the command's shell.
-                $connectionPid = Invoke-AedRigShell -Rig $rig -Command "ps -o ppid= -p `$(pgrep -u $($rig.UserName) -f -- '[$($tag[0])]$($tag.Substring(1))' | head -n1) | tr -d ' '"
+                # The rig sshd's process serving that one connection is the parent of the command's shell (waited for: a
+                # loaded machine may take more than a second to start it).
+                $deadline = [DateTime]::UtcNow.AddSeconds(15)
+                do {
+                    Start-Sleep -Milliseconds 250
+                    $connectionPid = Invoke-AedRigShell -Rig $rig -Command "p=`$(pgrep -u $($rig.UserName) -f -- '[$($tag[0])]$($tag.Substring(1))' | head -n1); [ -z `"`$p`" ] || ps -o ppid= -p `"`$p`" | tr -d ' '"
+                } until ("$connectionPid" -match '^\d+$' -or $task.IsCompleted -or [DateTime]::UtcNow -gt $deadline)
+                "$connectionPid" | Should -Match '^\d+$' -Because "the command runs on the server ($($task.Status))"
                 Stop-Process -Id ([int]"$connectionPid") -Force
                 $caught = $null
                 $watch = [Diagnostics.Stopwatch]::StartNew()
@@ -384,9 +389,13 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
                 else {
                     $runner.RunToStreamAsync("cat /dev/zero; : $tag", [IO.Stream]::Null, $cancel.Token, $null, $null)
                 }
-                Start-Sleep -Seconds 1
-                Get-RemoteProcessCount $tag | Should -BeGreaterThan 0
-                $task.IsCompleted | Should -BeFalse
+                # Running on the server before the cancel: waited for (a loaded machine may take more than a second to
+                # open the channel), and a command that ended already says why.
+                $deadline = [DateTime]::UtcNow.AddSeconds(15)
+                do { Start-Sleep -Milliseconds 250; $running = Get-RemoteProcessCount $tag }
+                until ($running -gt 0 -or $task.IsCompleted -or [DateTime]::UtcNow -gt $deadline)
+                $task.IsCompleted | Should -BeFalse -Because "the command runs until cancelled ($($task.Status): $($task.Exception.InnerException.Message))"
+                $running | Should -BeGreaterThan 0 -Because 'the command runs on the server'
                 $watch = [Diagnostics.Stopwatch]::StartNew()
                 $cancel.Cancel()
                 $caught = $null

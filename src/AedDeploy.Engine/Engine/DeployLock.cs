@@ -28,9 +28,11 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
     /// <summary>
     /// Takes the lock for <paramref name="owner"/>, waiting up to <paramref name="waitTimeout"/> for its holder to
     /// release it or to stop renewing it. Returns null when the lock was free, or the abandoned holder when it was
-    /// taken over from a deploy that had not renewed it for its lease.
+    /// taken over from a deploy that had not renewed it for its lease; <paramref name="leftBehind"/> says, in the
+    /// warning a takeover writes, what becomes of what that deploy left.
     /// </summary>
-    public async Task<LockInfo?> AcquireAsync(LockInfo owner, TimeSpan waitTimeout, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<LockInfo?> AcquireAsync(
+        LockInfo owner, TimeSpan waitTimeout, TimeSpan lease, CancellationToken cancellationToken, string leftBehind = "what it left is repaired first")
     {
         var runner = new RemoteRunner(session, log);
         var ownerJson = JsonSerializer.Serialize(owner, ReleaseStore.JsonOptions);
@@ -49,7 +51,7 @@ public sealed class DeployLock(DeploySession session, AppTarget target, IDeployL
             if (result.ExitStatus == ScriptExitCodes.Lock.TakenOver)
             {
                 var abandoned = Parse(result.Output, lease);
-                log.Warning($"Took over the deploy lock of {target.AppPath} on {session.HostName} from {abandoned}: that deploy is gone, and what it left is repaired first.");
+                log.Warning($"Took over the deploy lock of {target.AppPath} on {session.HostName} from {abandoned}: that deploy is gone, and {leftBehind}.");
                 return abandoned;
             }
 

@@ -76,10 +76,9 @@ public sealed partial class DeployOrchestrator
     }
 
     /// <summary>
-    /// A fleet host must serve the static pool (Initialize-DeployTarget -StaticPool wrote its nginx snippet), or a page
-    /// from a switched host would get 404 for its new chunks from this one until it switches.
+    /// A fleet host's preflight check: it serves the static pool (Initialize-DeployTarget -StaticPool wrote its nginx
+    /// snippet), or a page from a switched host would get 404 for its new chunks from this one until it switches.
     /// </summary>
-    /// <summary>A fleet host's preflight check: its static pool's nginx snippet is there (Initialize-DeployTarget -StaticPool).</summary>
     private async Task<PreflightCheck> StaticPoolCheckAsync(CancellationToken cancellationToken)
     {
         var pool = new StaticPoolService(session, target, log);

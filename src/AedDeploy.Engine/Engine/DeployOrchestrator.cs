@@ -325,7 +325,8 @@ public sealed partial class DeployOrchestrator(DeploySession session, AppTarget 
     {
         var repaired = await new TargetRepairer(session, target, log)
             .TakeOverAsync(run.Abandoned!, run.Record.Id, run.Record.User, run.Request.Health.ForRollback(null), run.Request.VerifyBuildId, run.Request.ReloadTimeout, cancellationToken).ConfigureAwait(false);
-        return repaired.Fixed.Count == 0 ? "consistent; proven healthy" : $"repaired ({string.Join("; ", repaired.Fixed)}); {repaired.ReleaseId ?? target.AppPath} healthy";
+        var reloaded = repaired.ReloadedUnhealthy ? "; its workers answered unhealthy and were reloaded once" : string.Empty;
+        return repaired.Fixed.Count == 0 ? $"consistent{reloaded}; proven healthy" : $"repaired ({string.Join("; ", repaired.Fixed)}){reloaded}; {repaired.ReleaseId ?? target.AppPath} healthy";
     }
 
     private async Task<string?> BackupPhaseAsync(DeployRun run, CancellationToken cancellationToken)

@@ -144,11 +144,11 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             var result = await ApplyAsync(id, plan, ProofFor(plan, request.Health, request.ProveBuildId), request.ReloadTimeout, abandoned, cancellationToken).ConfigureAwait(false);
             if (abandoned is not null)
             {
-                await AppendAsync(HistoryEntry(HistoryKind.TakeOver, abandoned.DeployId, request.User, plan, DeploymentOutcome.Succeeded, TakeOverReason(id, abandoned, plan), stopwatch.Elapsed), cancellationToken)
+                await AppendAsync(HistoryEntry(HistoryKind.TakeOver, abandoned.DeployId, request.User, plan, DeploymentOutcome.Succeeded, TakeOverReason(id, abandoned, plan, result), stopwatch.Elapsed), cancellationToken)
                     .ConfigureAwait(false);
             }
 
-            await AppendAsync(HistoryEntry(HistoryKind.Repair, id, request.User, plan, DeploymentOutcome.Succeeded, RepairReason(plan), stopwatch.Elapsed), cancellationToken)
+            await AppendAsync(HistoryEntry(HistoryKind.Repair, id, request.User, plan, DeploymentOutcome.Succeeded, RepairReason(plan, result), stopwatch.Elapsed), cancellationToken)
                 .ConfigureAwait(false);
             return result;
         }
@@ -188,7 +188,7 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             var state = await new TargetInspector(session, target, log).InspectAsync(cancellationToken).ConfigureAwait(false);
             plan = Plan(state, abandoned, keepLive: false);
             var result = await ApplyAsync(deployId, plan, ProofFor(plan, health, proveBuildId), reloadTimeout, abandoned, cancellationToken).ConfigureAwait(false);
-            await AppendAsync(HistoryEntry(HistoryKind.TakeOver, abandoned.DeployId, user, plan, DeploymentOutcome.Succeeded, TakeOverReason(deployId, abandoned, plan), stopwatch.Elapsed), cancellationToken)
+            await AppendAsync(HistoryEntry(HistoryKind.TakeOver, abandoned.DeployId, user, plan, DeploymentOutcome.Succeeded, TakeOverReason(deployId, abandoned, plan, result), stopwatch.Elapsed), cancellationToken)
                 .ConfigureAwait(false);
             return result;
         }
@@ -284,8 +284,10 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
 
         log.Progress(Activity, "Proving health", 70);
         var report = await new HealthService(session, target, log).CheckAsync(health, cancellationToken).ConfigureAwait(false);
+        var reloadedUnhealthy = false;
         if (!report.Healthy && reload is null)
         {
+            reloadedUnhealthy = true;
             // Workers online in the right folder that do not answer well (a failed rollback leaves exactly that) may be
             // stuck in a state their code would not be in when started again: they get one reload before the verdict.
             log.Warning($"{target} on {session.HostName} runs its workers where it should but is not healthy ({string.Join("; ", report.Problems)}): reloading them once, then proving health again.");
@@ -295,12 +297,15 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
             report = await new HealthService(session, target, log).CheckAsync(health, cancellationToken).ConfigureAwait(false);
         }
 
-        var result = new RepairResult(session, target) { Id = id, Plan = plan, TookOverFrom = abandoned, Reload = reload, Health = report, Duration = stopwatch.Elapsed };
+        var result = new RepairResult(session, target)
+        {
+            Id = id, Plan = plan, TookOverFrom = abandoned, Reload = reload, ReloadedUnhealthy = reloadedUnhealthy, Health = report, Duration = stopwatch.Elapsed,
+        };
         if (!report.Healthy)
         {
             throw new AedDeployException(
                 "RepairUnhealthy", FailureKind.InvalidResult,
-                $"After the repair, {(plan.ReleaseId is null ? target.AppPath : $"release {plan.ReleaseId}")} on {session.HostName} is live but not healthy: {string.Join("; ", report.Problems)}. "
+                $"After the repair{(reloadedUnhealthy ? " and one reload of its unhealthy workers" : string.Empty)}, {(plan.ReleaseId is null ? target.AppPath : $"release {plan.ReleaseId}")} on {session.HostName} is live but not healthy: {string.Join("; ", report.Problems)}. "
                 + "Look at the app's logs (pm2 logs); Repair-DeployTarget can run again once the cause is fixed.",
                 result);
         }
@@ -346,12 +351,13 @@ public sealed class TargetRepairer(DeploySession session, AppTarget target, IDep
     private static string TakeOverPrefix(string deployId, LockInfo abandoned) =>
         $"deploy {deployId} took over the lock of {abandoned}";
 
-    private static string TakeOverReason(string deployId, LockInfo abandoned, RepairPlan plan) =>
-        $"{TakeOverPrefix(deployId, abandoned)}; {RepairReason(plan)}";
+    private static string TakeOverReason(string deployId, LockInfo abandoned, RepairPlan plan, RepairResult result) =>
+        $"{TakeOverPrefix(deployId, abandoned)}; {RepairReason(plan, result)}";
 
-    private static string RepairReason(RepairPlan plan) =>
+    private static string RepairReason(RepairPlan plan, RepairResult? result = null) =>
         (plan.Consistency.IsConsistent ? "the target was consistent" : "fixed: " + string.Join("; ", plan.Consistency.Problems))
-        + "; did: " + string.Join("; ", plan.Steps);
+        + "; did: " + string.Join("; ", plan.Steps)
+        + (result is { ReloadedUnhealthy: true } ? "; the workers answered unhealthy and were reloaded once" : string.Empty);
 
     private Task AppendAsync(DeploymentRecord entry, CancellationToken cancellationToken) =>
         new DeployHistory(session, target, log).AppendAsync(entry, cancellationToken);

@@ -61,5 +61,8 @@ public sealed class RepairResult : PhaseResult
 
     public ReloadResult? Reload { get; init; }
 
+    /// <summary>The workers ran the right release, online, but answered unhealthy, so they were reloaded once before the verdict.</summary>
+    public bool ReloadedUnhealthy { get; init; }
+
     public HealthReport? Health { get; init; }
 }

@@ -32,25 +32,30 @@ internal sealed class ExternalBuilder(DeploySession session, AppTarget target, I
     /// (-LockWaitTimeout); renewed until <see cref="UnlockAsync"/>. A lock left by a deploy that died is taken over:
     /// what it left is a half-made build under releases, which <see cref="KeepAsync"/> prunes like any other.
     /// </summary>
-    public async Task LockAsync(LockInfo owner, TimeSpan waitTimeout, TimeSpan lease, CancellationToken cancellationToken)
+    public async Task<string> LockAsync(LockInfo owner, TimeSpan waitTimeout, TimeSpan lease, CancellationToken cancellationToken)
     {
-        var theLock = new DeployLock(session, target, log);
+        // Set before the acquire: a cancel while lock.sh runs may leave the lock taken, and UnlockAsync must then release
+        // it (release removes only a lock with this deploy's id).
+        buildLock = new DeployLock(session, target, log);
+        lockId = owner.DeployId;
+        LockInfo? abandoned;
         try
         {
-            await theLock.AcquireAsync(owner, waitTimeout, lease, cancellationToken).ConfigureAwait(false);
+            abandoned = await buildLock.AcquireAsync(owner, waitTimeout, lease, cancellationToken, "its half-made build stays under releases/ until it goes with the older builds")
+                .ConfigureAwait(false);
         }
         catch (AedDeployException ex) when (ex.ErrorId == "DeployLocked")
         {
+            buildLock = null;
             throw new AedDeployException(
                 "BuildPathLocked", FailureKind.ResourceBusy,
                 $"The build path {target.AppPath} on {session.HostName} is in use by another deploy's build: locked by {ex.Target}. "
-                + "Give deploys that run at the same time a -BuildPath each, or wait for it with -LockWaitTimeout.",
+                + "Give deploys that run at the same time a -BuildPath each, or wait for it with -LockWaitTimeout. No host was changed.",
                 ex.Target, ex);
         }
 
-        buildLock = theLock;
-        lockId = owner.DeployId;
-        renewal = theLock.StartRenewing(owner.DeployId, DeployLock.RenewalInterval(lease));
+        renewal = buildLock.StartRenewing(owner.DeployId, DeployLock.RenewalInterval(lease));
+        return abandoned is null ? $"{target.AppPath} on {session.HostName}" : $"{target.AppPath} on {session.HostName}, taken over from deploy {abandoned.DeployId}";
     }
 
     /// <summary>Stops renewing and releases the build path's lock, if this deploy took it. Never throws: a lock not released expires after its lease.</summary>
@@ -63,7 +68,11 @@ internal sealed class ExternalBuilder(DeploySession session, AppTarget target, I
 
         try
         {
-            await renewal!.DisposeAsync().ConfigureAwait(false);
+            if (renewal is not null)
+            {
+                await renewal.DisposeAsync().ConfigureAwait(false);
+            }
+
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await buildLock.ReleaseAsync(lockId!, timeout.Token).ConfigureAwait(false);
         }
@@ -74,6 +83,7 @@ internal sealed class ExternalBuilder(DeploySession session, AppTarget target, I
         finally
         {
             buildLock = null;
+            renewal = null;
         }
     }
 

@@ -124,14 +124,17 @@ public sealed class FleetOrchestrator(IDeployLog log)
         string? archive = null;
         try
         {
+            // The build path's lock before the hosts' (every fleet takes them in this order): waiting for a build path in
+            // use holds no host, and a build path in use fails the fleet before any host is locked or changed.
             var ok = await StageAsync(hosts, PlanStage.Preflight, request.ThrottleLimit, stop).ConfigureAwait(false)
+                && (external is null || await FleetPhaseAsync(record, "BuildPathLock", 4, stop, token => LockBuildPathAsync(external, record, members[0].Request, token)).ConfigureAwait(false))
                 && await StageAsync(hosts, PlanStage.Lock, 1, stop).ConfigureAwait(false);
             if (ok)
             {
                 // The hosts clone and install while the release is built, on one of them or elsewhere.
                 var preparing = StageAsync(hosts, PlanStage.Prepare, request.ThrottleLimit, stop);
                 var building = external is null ? Task.FromResult(true)
-                    : FleetPhaseAsync(record, "Build", 15, stop, token => BuildElsewhereAsync(external, record, members[0].Request, releaseId, token));
+                    : FleetPhaseAsync(record, "Build", 15, stop, token => BuildElsewhereAsync(external, members[0].Request, releaseId, token));
                 ok = await preparing.ConfigureAwait(false) & await building.ConfigureAwait(false);
             }
 
@@ -326,10 +329,14 @@ public sealed class FleetOrchestrator(IDeployLog log)
         stop.Cancel();
     }
 
-    private static async Task<string?> BuildElsewhereAsync(ExternalBuilder external, FleetDeploymentRecord record, DeployRequest request, string releaseId, CancellationToken cancellationToken)
+    private static async Task<string?> LockBuildPathAsync(ExternalBuilder external, FleetDeploymentRecord record, DeployRequest request, CancellationToken cancellationToken)
     {
         var owner = new LockInfo { DeployId = record.Id, User = record.User, Ref = record.Ref, StartedAt = record.StartedAt };
-        await external.LockAsync(owner, request.LockWaitTimeout, request.LockLease, cancellationToken).ConfigureAwait(false);
+        return await external.LockAsync(owner, request.LockWaitTimeout, request.LockLease, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<string?> BuildElsewhereAsync(ExternalBuilder external, DeployRequest request, string releaseId, CancellationToken cancellationToken)
+    {
         var build = request.Build;
         return await external.BuildAsync(
             build with

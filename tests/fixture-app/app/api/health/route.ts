@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { APP_VERSION } from '../../version';
@@ -32,10 +32,14 @@ function isUnhealthyByHook(): boolean {
   if (unhealthyByHook === undefined) {
     const hook = join(homedir(), '.fixture-unhealthy-versions');
     const startedAtMs = Date.now() - process.uptime() * 1000;
-    unhealthyByHook =
-      existsSync(hook) &&
-      statSync(hook).mtimeMs < startedAtMs &&
-      readFileSync(hook, 'utf8').split('\n').map((line) => line.trim()).includes(APP_VERSION);
+    try {
+      unhealthyByHook =
+        statSync(hook).mtimeMs < startedAtMs &&
+        readFileSync(hook, 'utf8').split('\n').map((line) => line.trim()).includes(APP_VERSION);
+    } catch {
+      // No hook (or it went while it was read): healthy.
+      unhealthyByHook = false;
+    }
   }
   return unhealthyByHook;
 }
