@@ -348,33 +348,6 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
             $watch.Elapsed.TotalSeconds | Should -BeLessThan 5
         }
 
-        It 'Should report a connection dropped mid-stream as SshConnectionLost' {
-            $dropping = New-DeploySession @connect
-            $droppingRunner = $runner.GetType()::new($dropping, $nullLog)
-            $tag = "aeddrop$(Get-Random)"
-            $zero = [IO.FileStream]::new('/dev/zero', 'Open', 'Read')
-            try {
-                $task = $droppingRunner.RunWithInputAsync("cat >/dev/null; : $tag", $zero, $none, $null, $null)
-                # The rig sshd's process serving that one connection is the parent of the command's shell (waited for: a
-                # loaded machine may take more than a second to start it).
-                $deadline = [DateTime]::UtcNow.AddSeconds(15)
-                do {
-                    Start-Sleep -Milliseconds 250
-                    $connectionPid = Invoke-AedRigShell -Rig $rig -Command "p=`$(pgrep -u $($rig.UserName) -f -- '[$($tag[0])]$($tag.Substring(1))' | head -n1); [ -z `"`$p`" ] || ps -o ppid= -p `"`$p`" | tr -d ' '"
-                } until ("$connectionPid" -match '^\d+$' -or $task.IsCompleted -or [DateTime]::UtcNow -gt $deadline)
-                "$connectionPid" | Should -Match '^\d+$' -Because "the command runs on the server ($($task.Status))"
-                Stop-Process -Id ([int]"$connectionPid") -Force
-                $caught = $null
-                $watch = [Diagnostics.Stopwatch]::StartNew()
-                try { $null = $task.GetAwaiter().GetResult() } catch { $caught = $_.Exception.InnerException }
-                $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
-                $caught.ErrorId | Should -Be 'SshConnectionLost'
-                "$($caught.Kind)" | Should -Be 'Connection'
-                $dropping.State | Should -Be 'Disconnected'
-            }
-            finally { $zero.Dispose(); Remove-DeploySession $dropping }
-        }
-
         It 'Should cancel a command <Name> promptly and end it on the server' -ForEach @(
             @{ Name = 'fed a stream'; Direction = 'In' }
             @{ Name = 'streaming its output'; Direction = 'Out' }
@@ -408,6 +381,36 @@ Describe 'Invoke-DeployCommand over one SSH session' -Tag Integration {
             Get-RemoteProcessCount $tag | Should -Be 0
             $session.State | Should -Be 'Open'
             (Invoke-DeployCommand -Session $session -Command 'echo still-usable').Output.Trim() | Should -Be 'still-usable'
+        }
+
+        # Last in this context: twice (CI 2026-12-02 and a run of this file alone) the next command on the other session,
+        # $session, then failed with SshConnectionLost, as if this drop had also ended that connection. Not understood yet;
+        # kept last so that it cannot take other tests with it, while it is looked into.
+        It 'Should report a connection dropped mid-stream as SshConnectionLost' {
+            $dropping = New-DeploySession @connect
+            $droppingRunner = $runner.GetType()::new($dropping, $nullLog)
+            $tag = "aeddrop$(Get-Random)"
+            $zero = [IO.FileStream]::new('/dev/zero', 'Open', 'Read')
+            try {
+                $task = $droppingRunner.RunWithInputAsync("cat >/dev/null; : $tag", $zero, $none, $null, $null)
+                # The rig sshd's process serving that one connection is the parent of the command's shell (waited for: a
+                # loaded machine may take more than a second to start it).
+                $deadline = [DateTime]::UtcNow.AddSeconds(15)
+                do {
+                    Start-Sleep -Milliseconds 250
+                    $connectionPid = Invoke-AedRigShell -Rig $rig -Command "p=`$(pgrep -u $($rig.UserName) -f -- '[$($tag[0])]$($tag.Substring(1))' | head -n1); [ -z `"`$p`" ] || ps -o ppid= -p `"`$p`" | tr -d ' '"
+                } until ("$connectionPid" -match '^\d+$' -or $task.IsCompleted -or [DateTime]::UtcNow -gt $deadline)
+                "$connectionPid" | Should -Match '^\d+$' -Because "the command runs on the server ($($task.Status))"
+                Stop-Process -Id ([int]"$connectionPid") -Force
+                $caught = $null
+                $watch = [Diagnostics.Stopwatch]::StartNew()
+                try { $null = $task.GetAwaiter().GetResult() } catch { $caught = $_.Exception.InnerException }
+                $watch.Elapsed.TotalSeconds | Should -BeLessThan 20
+                $caught.ErrorId | Should -Be 'SshConnectionLost'
+                "$($caught.Kind)" | Should -Be 'Connection'
+                $dropping.State | Should -Be 'Disconnected'
+            }
+            finally { $zero.Dispose(); Remove-DeploySession $dropping }
         }
     }
 
