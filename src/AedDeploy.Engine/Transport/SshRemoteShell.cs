@@ -125,7 +125,11 @@ public sealed class SshRemoteShell : IRemoteShell
         // The login shell is a session leader: exec'ing bash keeps its pid, so the command's process
         // group id is that pid, and the marker in its environment lets a second channel find it.
         var marker = Guid.NewGuid().ToString("N");
-        var script = input is null ? command : InputStartLine + command;
+        // With an input, the command runs in a subshell and its input is then read to the end before the exit: a command
+        // that exits early would otherwise close the channel while this side still sends, and data sent for a channel
+        // the server has freed makes OpenSSH drop the whole connection ("packet referred to nonexistent channel"),
+        // every other command on the session with it. The exit status stays the command's.
+        var script = input is null ? command : InputStartLine + "(\n" + command + "\n)\ns=$?\ncat >/dev/null\nexit $s\n";
         var wrapped = $"exec env AED_COMMAND_ID={marker} bash -c {ShellQuote.Quote(script)}";
         lock (runningMarkers)
         {
