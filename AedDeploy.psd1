@@ -42,6 +42,8 @@
 0.1.0: verified SSH sessions reused by every phase (and a local transport); the phase cmdlets (backup, remote
 build, artifact check, release switch and listing, PM2 reload, health, restore, nginx cache); the composed
 Invoke-ZeroDowntimeDeploy with lock, history, boot test and automatic rollback; Initialize-DeployTarget.
+Fleets: several sessions deploy as one fleet (one build shipped to every host, a barrier on the build's identity,
+batches, one rollback for the whole fleet, a static pool served by nginx); Repair-DeployTarget puts a host right.
 '@
         }
     }
